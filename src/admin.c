@@ -1,0 +1,195 @@
+/*-------------------------------------------------------------------------
+ *
+ * admin.c
+ *	  mc_stats, mc_flush_all, mc_disconnect_all, mc_behaviors and
+ *	  mc_support_sasl.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pylibmc_pg.h"
+
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(pylibmc_pg_stats);
+PG_FUNCTION_INFO_V1(pylibmc_pg_flush_all);
+PG_FUNCTION_INFO_V1(pylibmc_pg_disconnect_all);
+PG_FUNCTION_INFO_V1(pylibmc_pg_behaviors);
+PG_FUNCTION_INFO_V1(pylibmc_pg_support_sasl);
+
+typedef struct StatRow
+{
+	char	   *server;
+	char	   *name;
+	char	   *value;
+} StatRow;
+
+typedef struct StatCollector
+{
+	StatRow    *rows;
+	int			n;
+	int			capacity;
+} StatCollector;
+
+/*
+ * Called by libmemcached for each "STAT name value" line.  Only copies
+ * into our memory; the rows become tuples after every reply was read.
+ */
+static memcached_return_t
+collect_stat(const memcached_instance_st *server, const char *key, size_t key_length,
+			 const char *value, size_t value_length, void *context)
+{
+	StatCollector *c = (StatCollector *) context;
+	StatRow    *row;
+
+	if (c->n == c->capacity)
+	{
+		c->capacity *= 2;
+		c->rows = repalloc(c->rows, c->capacity * sizeof(StatRow));
+	}
+	row = &c->rows[c->n++];
+	if (memcached_server_port(server) == 0)
+		row->server = pstrdup(memcached_server_name(server));
+	else
+		row->server = psprintf("%s:%u", memcached_server_name(server),
+							   (unsigned) memcached_server_port(server));
+	row->name = pnstrdup(key, key_length);
+	row->value = pnstrdup(value, value_length);
+	return MEMCACHED_SUCCESS;
+}
+
+/*
+ * mc_stats(arg text DEFAULT NULL): every statistic each server reports
+ * (memcached's "stats" or "stats <arg>"), as (server, name, value) rows,
+ * servers in list order.
+ */
+Datum
+pylibmc_pg_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	char	   *arg = NULL;
+	StatCollector collector;
+	memcached_st *mc;
+	memcached_return_t rc;
+	instr_time	start;
+
+	pmc_init_materialized_srf(fcinfo);
+	if (PG_NARGS() > 0 && !PG_ARGISNULL(0))
+	{
+		arg = text_to_cstring(PG_GETARG_TEXT_PP(0));
+		for (char *p = arg; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == ' '))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid stats argument \"%s\"", arg),
+						 errhint("Use NULL, 'slabs', 'items', 'settings', 'sizes' or 'conns'.")));
+	}
+	pmc_forbid_udp("mc_stats");
+	mc = pmc_client();
+
+	collector.n = 0;
+	collector.capacity = 64;
+	collector.rows = palloc(collector.capacity * sizeof(StatRow));
+	INSTR_TIME_SET_CURRENT(start);
+	pmc_io_begin(mc);
+	rc = memcached_stat_execute(mc, arg, collect_stat, &collector);
+	pmc_io_end();
+	pmc_stats_count(mc, PMC_OP_STATS, NULL, 0,
+					rc == MEMCACHED_SUCCESS ? PMC_HIT : PMC_ERROR, 0, 0, start);
+	if (rc != MEMCACHED_SUCCESS)
+		pmc_failure(mc, rc, "read statistics", NULL, 0);
+
+	for (int i = 0; i < collector.n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(collector.rows[i].server);
+		values[1] = CStringGetTextDatum(collector.rows[i].name);
+		values[2] = CStringGetTextDatum(collector.rows[i].value);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* mc_flush_all(ttl): invalidate every item on every server, after ttl s */
+Datum
+pylibmc_pg_flush_all(PG_FUNCTION_ARGS)
+{
+	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(0));
+	memcached_st *mc = pmc_client();
+	memcached_return_t rc;
+	instr_time	start;
+
+	INSTR_TIME_SET_CURRENT(start);
+	pmc_io_begin(mc);
+	rc = memcached_flush(mc, ttl);
+	pmc_io_end();
+	pmc_stats_count(mc, PMC_OP_FLUSH, NULL, 0,
+					rc == MEMCACHED_SUCCESS ? PMC_HIT : PMC_ERROR, 0, 0, start);
+	if (rc == MEMCACHED_SUCCESS)
+		PG_RETURN_BOOL(true);
+	PG_RETURN_BOOL(pmc_failure(mc, rc, "flush all keys", NULL, 0));
+}
+
+Datum
+pylibmc_pg_disconnect_all(PG_FUNCTION_ARGS)
+{
+	pmc_disconnect_all();
+	PG_RETURN_VOID();
+}
+
+/*
+ * mc_behaviors(): the effective behaviors, as pylibmc's Client.behaviors:
+ * hash and distribution by name, everything else a number.
+ */
+Datum
+pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
+{
+	memcached_st *mc = pmc_client();
+	StringInfoData buf;
+	int64		pickle_protocol = -1;
+	bool		first = true;
+
+	if (pmc_behavior_list)
+		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
+			if (pmc_behavior_list->settings[i].id < 0)
+				pickle_protocol = pmc_behavior_list->settings[i].value;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < pmc_behavior_table_size; i++)
+	{
+		const PmcBehaviorInfo *info = &pmc_behavior_table[i];
+		uint64_t	value;
+
+		if (info->name[0] == '_' && strcmp(info->name, "_retry_timeout") == 0)
+			continue;			/* an alias */
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		if (info->id < 0)
+		{
+			appendStringInfo(&buf, "\"%s\": %lld", info->name, (long long) pickle_protocol);
+			continue;
+		}
+		value = memcached_behavior_get(mc, (memcached_behavior_t) info->id);
+		if (info->id == MEMCACHED_BEHAVIOR_HASH && pmc_hash_name(value))
+			appendStringInfo(&buf, "\"%s\": \"%s\"", info->name, pmc_hash_name(value));
+		else if (info->kind == PMC_BK_DISTRIBUTION && pmc_distribution_name(value))
+			appendStringInfo(&buf, "\"%s\": \"%s\"", info->name, pmc_distribution_name(value));
+		else
+			appendStringInfo(&buf, "\"%s\": %llu", info->name, (unsigned long long) value);
+	}
+	appendStringInfoChar(&buf, '}');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+Datum
+pylibmc_pg_support_sasl(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(LIBMEMCACHED_WITH_SASL_SUPPORT != 0);
+}

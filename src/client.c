@@ -1,0 +1,616 @@
+/*-------------------------------------------------------------------------
+ *
+ * client.c
+ *	  The backend's memcached client: building it, keeping its connections
+ *	  in a known state, and turning libmemcached's results into ERRORs.
+ *
+ * One memcached_st per backend, created at the first call (no I/O happens
+ * before that; connections are opened lazily by libmemcached), kept for
+ * the backend's life and freed at exit.  A changed setting only marks the
+ * client stale; the next call compares the settings it was built from with
+ * the current ones and rebuilds only if they differ.
+ *
+ * The connection-state rule: a request whose reply is not read to the end
+ * must never leave that reply on the socket for the next call to misread.
+ * pmc_io_begin()/pmc_io_end() bracket every exchange; if an ERROR or a
+ * cancel interrupts one, the abort callback (or the next call) closes the
+ * connections, and libmemcached reconnects on demand.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pylibmc_pg.h"
+
+#include "access/xact.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+/* the defaults we apply before pylibmc_pg.behaviors (README: "Timeouts") */
+#define PMC_DEFAULT_CONNECT_TIMEOUT_MS	1000
+#define PMC_DEFAULT_POLL_TIMEOUT_MS		1000
+#define PMC_DEFAULT_RETRY_TIMEOUT_S		2
+
+static memcached_st *client = NULL;
+static bool client_stale = true;
+static bool io_pending = false;
+static bool callbacks_registered = false;
+
+/* the settings the current client was built from, in TopMemoryContext */
+static char *built_signature = NULL;
+
+static void
+reset_connections(void)
+{
+	if (client != NULL)
+		memcached_quit(client);
+	io_pending = false;
+}
+
+static void
+client_xact_callback(XactEvent event, void *arg)
+{
+	if (io_pending && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
+		reset_connections();
+}
+
+static void
+client_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (io_pending && event == SUBXACT_EVENT_ABORT_SUB)
+		reset_connections();
+}
+
+static void
+client_exit_callback(int code, Datum arg)
+{
+	if (client != NULL)
+	{
+		memcached_free(client);
+		client = NULL;
+	}
+}
+
+void
+pmc_mark_client_stale(void)
+{
+	client_stale = true;
+}
+
+/*
+ * Everything the client is built from, as one string.  The password is
+ * part of it only as a flag plus a hash-free comparison: it is kept in
+ * backend memory anyway (the GUC), never printed.
+ */
+static char *
+settings_signature(void)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s\n%d\n%s\n%s\n%s\n%s",
+					 GetConfigOption("pylibmc_pg.servers", false, false),
+					 pmc_binary,
+					 pmc_username ? pmc_username : "",
+					 pmc_password ? pmc_password : "",
+					 GetConfigOption("pylibmc_pg.behaviors", false, false),
+					 pmc_namespace ? pmc_namespace : "");
+	return buf.data;
+}
+
+/* Settings that are inconsistent together: checked before any allocation */
+static void
+check_settings_combination(void)
+{
+	bool		has_user = pmc_username && pmc_username[0];
+	bool		has_password = pmc_password && pmc_password[0];
+
+	if (pmc_server_list == NULL || pmc_server_list->nservers == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("no memcached servers are configured"),
+				 errhint("Set pylibmc_pg.servers, for example to '127.0.0.1:11211'.")));
+	if (has_user != has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("SASL authentication requires both pylibmc_pg.username and pylibmc_pg.password")));
+	if (has_user && !pmc_binary)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("SASL authentication requires the memcached binary protocol"),
+				 errhint("SET pylibmc_pg.binary = on.")));
+	if (has_user && !LIBMEMCACHED_WITH_SASL_SUPPORT)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("libmemcached was built without SASL support")));
+	if (pmc_server_list->transport == PMC_TRANSPORT_UDP && pmc_binary)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the memcached binary protocol cannot be used over UDP"),
+				 errhint("SET pylibmc_pg.binary = off, or use TCP servers.")));
+}
+
+static const char *
+behavior_name(int id)
+{
+	for (int i = 0; i < pmc_behavior_table_size; i++)
+		if (pmc_behavior_table[i].id == id)
+			return pmc_behavior_table[i].name;
+	return "?";
+}
+
+/*
+ * Configure a fresh memcached_st.  Returns NULL on success, or a message
+ * (in the caller's memory context) when libmemcached refused something;
+ * the caller frees mc then.
+ */
+static char *
+configure_client(memcached_st *mc)
+{
+	memcached_return_t rc;
+	const PmcServerList *servers = pmc_server_list;
+
+	/* protocol first, as pylibmc: some behaviors depend on it */
+	if (pmc_binary)
+		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+	if (servers->transport == PMC_TRANSPORT_UDP)
+		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_USE_UDP, 1);
+
+	/*
+	 * Our defaults differ from pylibmc's where safety asks for it: bounded
+	 * waits, CAS tokens available to mc_gets, no Nagle delay.
+	 */
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, PMC_DEFAULT_CONNECT_TIMEOUT_MS);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, PMC_DEFAULT_POLL_TIMEOUT_MS);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, PMC_DEFAULT_RETRY_TIMEOUT_S);
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 1);
+	if (servers->transport == PMC_TRANSPORT_TCP)
+		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+
+	if (pmc_behavior_list != NULL)
+	{
+		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
+		{
+			const PmcBehaviorSetting *s = &pmc_behavior_list->settings[i];
+
+			if (s->id < 0)
+				continue;		/* pylibmc-only (pickle_protocol) */
+			rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
+			if (rc != MEMCACHED_SUCCESS)
+				return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
+								behavior_name(s->id), (long long) s->value,
+								memcached_strerror(mc, rc));
+		}
+	}
+
+	for (int i = 0; i < servers->nservers; i++)
+	{
+		const PmcServer *s = &servers->servers[i];
+
+		if (servers->transport == PMC_TRANSPORT_UNIX)
+			rc = memcached_server_add_unix_socket_with_weight(mc, s->host, s->weight);
+		else
+			rc = memcached_server_add_with_weight(mc, s->host, (in_port_t) s->port, s->weight);
+		if (rc != MEMCACHED_SUCCESS)
+			return psprintf("libmemcached refused server \"%s\": %s",
+							s->host, memcached_strerror(mc, rc));
+	}
+
+	if (pmc_namespace && pmc_namespace[0])
+	{
+		rc = memcached_callback_set(mc, MEMCACHED_CALLBACK_NAMESPACE, pmc_namespace);
+		if (rc != MEMCACHED_SUCCESS)
+			return psprintf("libmemcached refused namespace \"%s\": %s",
+							pmc_namespace, memcached_strerror(mc, rc));
+	}
+
+	if (pmc_username && pmc_username[0])
+	{
+		rc = memcached_set_sasl_auth_data(mc, pmc_username, pmc_password);
+		if (rc != MEMCACHED_SUCCESS)
+			return psprintf("libmemcached could not set up SASL: %s",
+							memcached_strerror(mc, rc));
+	}
+	return NULL;
+}
+
+static void
+build_client(void)
+{
+	memcached_st *mc;
+	char	   *problem;
+	char	   *signature = settings_signature();
+
+	/* same settings as the client we have: keep it and its connections */
+	if (client != NULL && built_signature != NULL &&
+		strcmp(signature, built_signature) == 0)
+	{
+		pfree(signature);
+		client_stale = false;
+		return;
+	}
+
+	check_settings_combination();
+
+	mc = memcached_create(NULL);
+	if (mc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a memcached client.")));
+	problem = configure_client(mc);
+	if (problem != NULL)
+	{
+		memcached_free(mc);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not configure the memcached client"),
+				 errdetail("%s.", problem),
+				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary.")));
+	}
+
+	if (client != NULL)
+		memcached_free(client);
+	client = mc;
+	io_pending = false;
+	if (built_signature)
+		pfree(built_signature);
+	built_signature = MemoryContextStrdup(TopMemoryContext, signature);
+	pfree(signature);
+	client_stale = false;
+	pmc_stats_reset_servers(client);
+}
+
+/*
+ * The client, ready for a request.  This is the hot path: when nothing
+ * changed it is two tests.
+ */
+memcached_st *
+pmc_client(void)
+{
+	if (unlikely(client == NULL || client_stale))
+	{
+		if (!callbacks_registered)
+		{
+			RegisterXactCallback(client_xact_callback, NULL);
+			RegisterSubXactCallback(client_subxact_callback, NULL);
+			on_proc_exit(client_exit_callback, (Datum) 0);
+			callbacks_registered = true;
+		}
+		build_client();
+	}
+	if (unlikely(io_pending))
+		reset_connections();
+	return client;
+}
+
+void
+pmc_disconnect_all(void)
+{
+	if (client != NULL)
+		memcached_quit(client);
+	io_pending = false;
+}
+
+bool
+pmc_client_is_udp(void)
+{
+	return pmc_server_list != NULL && pmc_server_list->transport == PMC_TRANSPORT_UDP;
+}
+
+/* Over UDP libmemcached only sends (no replies are read): say so clearly */
+void
+pmc_forbid_udp(const char *what)
+{
+	if (pmc_client_is_udp())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s is not supported over UDP", what),
+				 errdetail("Over UDP, memcached requests are sent without reading a reply; only set, add, replace, append, prepend, delete and flush_all work."),
+				 errhint("Use TCP or UNIX-socket servers in pylibmc_pg.servers.")));
+}
+
+size_t
+pmc_namespace_length(void)
+{
+	return (pmc_namespace && pmc_namespace[0]) ? strlen(pmc_namespace) : 0;
+}
+
+void
+pmc_io_begin(memcached_st *mc)
+{
+	io_pending = true;
+}
+
+void
+pmc_io_end(void)
+{
+	io_pending = false;
+}
+
+/* ---------- keys and arguments ---------- */
+
+/*
+ * A key for a message: control characters escaped, long keys shortened.
+ */
+static char *
+printable_key(const char *key, size_t len)
+{
+	StringInfoData buf;
+	size_t		shown = Min(len, 64);
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < shown; i++)
+	{
+		unsigned char c = (unsigned char) key[i];
+
+		if (c < 0x20 || c == 0x7f)
+			appendStringInfo(&buf, "\\x%02x", c);
+		else
+			appendStringInfoChar(&buf, (char) c);
+	}
+	if (shown < len)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
+
+/*
+ * memcached's key rules, checked here for every protocol: in the ASCII
+ * protocol a space or control character would split the command (key
+ * injection, a desynchronised connection), so we refuse them everywhere,
+ * and a key means the same in ASCII and binary.  Bytes >= 0x80 are fine
+ * (UTF-8 keys), as in pylibmc.
+ */
+void
+pmc_check_key(const char *key, size_t len)
+{
+	size_t		nslen = pmc_namespace_length();
+
+	if (len == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("memcached key must not be empty")));
+	if (len + nslen > PMC_MAX_KEY_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
+				 errmsg("memcached key \"%s\" is too long", printable_key(key, len)),
+				 errdetail("The key is %zu bytes%s; memcached allows at most %d.",
+						   len + nslen, nslen ? " with the namespace" : "", PMC_MAX_KEY_LEN),
+				 errhint("Hash long keys, for example with md5().")));
+	for (size_t i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) key[i];
+
+		if (c <= ' ' || c == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("memcached key \"%s\" contains a space or control character",
+							printable_key(key, len)),
+					 errhint("Keys cannot hold spaces or control characters; encode such keys, for example with md5() or encode(..., 'hex').")));
+	}
+}
+
+/*
+ * A key from a text argument, in UTF-8 (as Python clients send str keys),
+ * checked.  The result is NUL-terminated, palloc'd unless it is the text's
+ * own storage.
+ */
+char *
+pmc_key_from_text(text *t, size_t *len)
+{
+	return pmc_prefixed_key(NULL, 0, t, len);
+}
+
+char *
+pmc_prefixed_key(const char *prefix, size_t prefixlen, text *t, size_t *len)
+{
+	const char *raw = VARDATA_ANY(t);
+	int			rawlen = VARSIZE_ANY_EXHDR(t);
+	char	   *utf8 = pg_server_to_any(raw, rawlen, PG_UTF8);
+	size_t		utf8len = (utf8 == raw) ? (size_t) rawlen : strlen(utf8);
+	char	   *key = palloc(prefixlen + utf8len + 1);
+
+	if (prefixlen)
+		memcpy(key, prefix, prefixlen);
+	memcpy(key + prefixlen, utf8, utf8len);
+	key[prefixlen + utf8len] = '\0';
+	*len = prefixlen + utf8len;
+	pmc_check_key(key, *len);
+	return key;
+}
+
+/*
+ * A ttl is memcached's expiration: 0 never, up to 30 days relative
+ * seconds, beyond that a unix time.  Negative values mean "now" in ASCII
+ * and "year 2106" in binary with pylibmc; we refuse them in both.
+ */
+time_t
+pmc_check_ttl(int32 ttl)
+{
+	if (ttl < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("ttl must not be negative"),
+				 errhint("Use 0 for no expiry, a number of seconds up to 2592000 (30 days), or a unix time; use mc_delete() to remove a key.")));
+	return (time_t) ttl;
+}
+
+/* ---------- libmemcached results ---------- */
+
+bool
+pmc_rc_is_server_failure(memcached_return_t rc)
+{
+	switch (rc)
+	{
+		case MEMCACHED_HOST_LOOKUP_FAILURE:
+		case MEMCACHED_CONNECTION_FAILURE:
+		case MEMCACHED_CONNECTION_BIND_FAILURE:
+		case MEMCACHED_WRITE_FAILURE:
+		case MEMCACHED_READ_FAILURE:
+		case MEMCACHED_UNKNOWN_READ_FAILURE:
+		case MEMCACHED_PROTOCOL_ERROR:
+		case MEMCACHED_SERVER_ERROR:
+		case MEMCACHED_ERROR:
+		case MEMCACHED_SOME_ERRORS:
+		case MEMCACHED_NO_SERVERS:
+		case MEMCACHED_ERRNO:
+		case MEMCACHED_FAIL_UNIX_SOCKET:
+		case MEMCACHED_TIMEOUT:
+		case MEMCACHED_SERVER_MARKED_DEAD:
+		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
+		case MEMCACHED_PARTIAL_READ:
+		case MEMCACHED_FETCH_NOTFINISHED:
+		case MEMCACHED_IN_PROGRESS:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* Does this failure leave a reply (or half of one) on some socket? */
+static bool
+rc_may_desync(memcached_return_t rc)
+{
+	switch (rc)
+	{
+		case MEMCACHED_TIMEOUT:
+		case MEMCACHED_READ_FAILURE:
+		case MEMCACHED_UNKNOWN_READ_FAILURE:
+		case MEMCACHED_PROTOCOL_ERROR:
+		case MEMCACHED_CLIENT_ERROR:
+		case MEMCACHED_ERROR:
+		case MEMCACHED_PARTIAL_READ:
+		case MEMCACHED_FETCH_NOTFINISHED:
+		case MEMCACHED_IN_PROGRESS:
+		case MEMCACHED_SOME_ERRORS:
+			return true;
+		default:
+			return false;
+	}
+}
+
+static int
+rc_sqlstate(memcached_return_t rc)
+{
+	switch (rc)
+	{
+		case MEMCACHED_HOST_LOOKUP_FAILURE:
+		case MEMCACHED_CONNECTION_FAILURE:
+		case MEMCACHED_CONNECTION_BIND_FAILURE:
+		case MEMCACHED_FAIL_UNIX_SOCKET:
+		case MEMCACHED_SERVER_MARKED_DEAD:
+		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+		case MEMCACHED_NO_SERVERS:
+			return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
+		case MEMCACHED_PROTOCOL_ERROR:
+			return ERRCODE_PROTOCOL_VIOLATION;
+		case MEMCACHED_E2BIG:
+		case MEMCACHED_KEY_TOO_BIG:
+			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		case MEMCACHED_MEMORY_ALLOCATION_FAILURE:
+		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
+			return ERRCODE_OUT_OF_MEMORY;
+		case MEMCACHED_NOT_SUPPORTED:
+			return ERRCODE_FEATURE_NOT_SUPPORTED;
+		case MEMCACHED_AUTH_PROBLEM:
+		case MEMCACHED_AUTH_FAILURE:
+		case MEMCACHED_AUTH_CONTINUE:
+			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
+		case MEMCACHED_BAD_KEY_PROVIDED:
+		case MEMCACHED_NO_KEY_PROVIDED:
+		case MEMCACHED_INVALID_ARGUMENTS:
+		case MEMCACHED_CLIENT_ERROR:
+			return ERRCODE_INVALID_PARAMETER_VALUE;
+		default:
+			if (pmc_rc_is_server_failure(rc))
+				return ERRCODE_CONNECTION_FAILURE;
+			return ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
+	}
+}
+
+static const char *
+rc_hint(memcached_return_t rc)
+{
+	switch (rc)
+	{
+		case MEMCACHED_E2BIG:
+			return "The value is larger than the server's item size limit (memcached -I); compress it with min_compress_len, or store less.";
+		case MEMCACHED_AUTH_FAILURE:
+		case MEMCACHED_AUTH_PROBLEM:
+			return "Check pylibmc_pg.username and pylibmc_pg.password.";
+		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
+		case MEMCACHED_SERVER_MARKED_DEAD:
+			return "The server failed recently; it is tried again after retry_timeout seconds (pylibmc_pg.behaviors).";
+		default:
+			if (pmc_rc_is_server_failure(rc))
+				return "Check that the memcached server is running and reachable; SET pylibmc_pg.on_error = 'warning' to treat failures as misses.";
+			return NULL;
+	}
+}
+
+/* "host:port" of the server a key maps to, or of the last failure */
+static char *
+server_for_message(memcached_st *mc, const char *key, size_t keylen)
+{
+	const memcached_instance_st *instance = NULL;
+
+	if (key != NULL && keylen > 0)
+	{
+		memcached_return_t ignored;
+
+		instance = memcached_server_by_key(mc, key, keylen, &ignored);
+	}
+	if (instance == NULL)
+		instance = memcached_server_get_last_disconnect(mc);
+	if (instance == NULL)
+		return pstrdup("(unknown)");
+	if (memcached_server_port(instance) == 0)
+		return pstrdup(memcached_server_name(instance));
+	return psprintf("%s:%u", memcached_server_name(instance),
+					(unsigned) memcached_server_port(instance));
+}
+
+bool
+pmc_failure(memcached_st *mc, memcached_return_t rc,
+			const char *operation, const char *key, size_t keylen)
+{
+	bool		server_failure = pmc_rc_is_server_failure(rc);
+	int			elevel = ERROR;
+	char	   *server;
+	char	   *what;
+	int			saved_errno = memcached_last_error_errno(mc);
+	const char *reason = memcached_strerror(mc, rc);
+
+	if (rc_may_desync(rc))
+		reset_connections();
+	if (server_failure)
+	{
+		if (pmc_on_error == PMC_ON_ERROR_IGNORE)
+			return false;
+		if (pmc_on_error == PMC_ON_ERROR_WARNING)
+			elevel = WARNING;
+	}
+
+	server = server_for_message(mc, key, keylen);
+	what = key ? psprintf("%s key \"%s\"", operation, printable_key(key, keylen))
+		: pstrdup(operation);
+	if (rc == MEMCACHED_ERRNO && saved_errno != 0)
+		ereport(elevel,
+				(errcode(rc_sqlstate(rc)),
+				 errmsg("could not %s on memcached server %s", what, server),
+				 errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno)),
+				 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
+	else
+		ereport(elevel,
+				(errcode(rc_sqlstate(rc)),
+				 errmsg("could not %s on memcached server %s", what, server),
+				 errdetail("libmemcached: %s.", reason),
+				 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
+	pfree(what);
+	pfree(server);
+	return false;
+}

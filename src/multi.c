@@ -1,0 +1,477 @@
+/*-------------------------------------------------------------------------
+ *
+ * multi.c
+ *	  mc_get_multi, mc_set_multi and mc_delete_multi.
+ *
+ * mc_get_multi sends one multi-get for all keys (libmemcached pipelines it
+ * to each server), reads every reply to the end before it builds a single
+ * row, and only then decodes: no reply is ever left unread, and a value
+ * that fails to decode cannot interrupt the fetch.  Results are stored in
+ * a growing array (never "at most one per key": a hostile server may send
+ * more), and a key we did not ask for is dropped.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pylibmc_pg.h"
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/tuplestore.h"
+
+PG_FUNCTION_INFO_V1(pylibmc_pg_get_multi);
+PG_FUNCTION_INFO_V1(pylibmc_pg_set_multi_jsonb);
+PG_FUNCTION_INFO_V1(pylibmc_pg_set_multi_arrays);
+PG_FUNCTION_INFO_V1(pylibmc_pg_delete_multi);
+
+typedef struct KeyList
+{
+	int			n;
+	char	  **keys;			/* prefixed, checked, NUL-terminated */
+	size_t	   *lens;
+	size_t		prefixlen;
+} KeyList;
+
+typedef struct Fetched
+{
+	int			keyindex;		/* into the sorted KeyList */
+	char	   *data;			/* palloc'd copy */
+	size_t		len;
+	uint32		flags;
+} Fetched;
+
+static char *
+optional_prefix(FunctionCallInfo fcinfo, int argno, size_t *len)
+{
+	char	   *prefix;
+	text	   *t;
+
+	*len = 0;
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	t = PG_GETARG_TEXT_PP(argno);
+	prefix = pg_server_to_any(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), PG_UTF8);
+	if (prefix == VARDATA_ANY(t))
+		prefix = pnstrdup(prefix, VARSIZE_ANY_EXHDR(t));
+	*len = strlen(prefix);
+	return prefix;
+}
+
+static int
+compare_keys(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * The keys of a text[] with the prefix added, each checked.  NULL elements
+ * are an error.  With 'dedup', sorted and without duplicates.
+ */
+static void
+collect_keys(ArrayType *arr, const char *prefix, size_t prefixlen, bool dedup, KeyList *list)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			out = 0;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	list->keys = palloc(Max(n, 1) * sizeof(char *));
+	list->lens = palloc(Max(n, 1) * sizeof(size_t));
+	list->prefixlen = prefixlen;
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("memcached key must not be null"),
+					 errdetail("Element %d of the keys array is null.", i + 1)));
+		list->keys[i] = pmc_prefixed_key(prefix, prefixlen, DatumGetTextPP(elems[i]), &list->lens[i]);
+	}
+	list->n = n;
+	if (!dedup || n < 2)
+		return;
+	qsort(list->keys, n, sizeof(char *), compare_keys);
+	for (int i = 0; i < n; i++)
+	{
+		if (out > 0 && strcmp(list->keys[out - 1], list->keys[i]) == 0)
+			continue;
+		list->keys[out++] = list->keys[i];
+	}
+	list->n = out;
+	for (int i = 0; i < out; i++)
+		list->lens[i] = strlen(list->keys[i]);
+}
+
+static int
+find_key(const KeyList *list, const char *key, size_t keylen)
+{
+	int			lo = 0,
+				hi = list->n - 1;
+	char	   *probe = pnstrdup(key, keylen);
+	int			found = -1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(probe, list->keys[mid]);
+
+		if (c == 0)
+		{
+			found = mid;
+			break;
+		}
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	pfree(probe);
+	return found;
+}
+
+typedef struct FetchState
+{
+	Fetched    *fetched;
+	int			nfetched;
+	int			capacity;
+	size_t		received;
+} FetchState;
+
+/* Read every reply of a multi-get, copying what we asked for */
+static memcached_return_t
+fetch_loop(memcached_st *mc, memcached_result_st *result_buf, const KeyList *list,
+		   FetchState *state)
+{
+	memcached_return_t rc;
+	memcached_result_st *result;
+
+	while ((result = memcached_fetch_result(mc, result_buf, &rc)) != NULL)
+	{
+		int			idx = find_key(list, memcached_result_key_value(result),
+								   memcached_result_key_length(result));
+		size_t		len = memcached_result_length(result);
+		Fetched    *f;
+
+		if (idx < 0)
+			continue;			/* not a key we asked for */
+		if (state->nfetched == state->capacity)
+		{
+			state->capacity *= 2;
+			state->fetched = repalloc_huge(state->fetched, state->capacity * sizeof(Fetched));
+		}
+		f = &state->fetched[state->nfetched++];
+		f->keyindex = idx;
+		f->len = len;
+		f->flags = memcached_result_flags(result);
+		f->data = palloc_extended(len + 1, MCXT_ALLOC_HUGE);
+		memcpy(f->data, memcached_result_value(result), len);
+		state->received += len;
+	}
+	return rc;
+}
+
+/*
+ * One multi-get, read to the end.  Returns the replies in *fetched.
+ */
+static int
+fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
+{
+	memcached_return_t rc;
+	memcached_result_st result_buf;
+	FetchState	state;
+	instr_time	start;
+	volatile size_t sent = 0;
+
+	state.capacity = 16;
+	state.nfetched = 0;
+	state.received = 0;
+	state.fetched = palloc(state.capacity * sizeof(Fetched));
+	*fetched = state.fetched;
+	if (list->n == 0)
+		return 0;
+	for (int i = 0; i < list->n; i++)
+		sent += list->lens[i] + 1;
+
+	INSTR_TIME_SET_CURRENT(start);
+	pmc_io_begin(mc);
+	rc = memcached_mget(mc, (const char *const *) list->keys, list->lens, list->n);
+	if (rc != MEMCACHED_SUCCESS)
+	{
+		/* raises in on_error=error (the abort drops the replies) */
+		pmc_failure(mc, rc, "get several keys", NULL, 0);
+	}
+
+	memcached_result_create(mc, &result_buf);
+	PG_TRY();
+	{
+		rc = fetch_loop(mc, &result_buf, list, &state);
+	}
+	PG_FINALLY();
+	{
+		memcached_result_free(&result_buf);
+	}
+	PG_END_TRY();
+	pmc_io_end();
+	*fetched = state.fetched;
+
+	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+	{
+		pmc_stats_count(mc, PMC_OP_GET_MULTI, NULL, 0, PMC_ERROR, sent, state.received, start);
+		pmc_failure(mc, rc, "get several keys", NULL, 0);
+	}
+	else
+		pmc_stats_count(mc, PMC_OP_GET_MULTI, NULL, 0,
+						state.nfetched > 0 ? PMC_HIT : PMC_MISS, sent, state.received, start);
+	return state.nfetched;
+}
+
+/*
+ * mc_get_multi(keys text[], key_prefix text) and
+ * mc_get_multi(keys text[], as_type anyelement, key_prefix text):
+ * rows (key, value) for the keys found, keys without the prefix.
+ */
+Datum
+pylibmc_pg_get_multi(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		typed = (PG_NARGS() == 3);
+	Oid			typid = typed ? pmc_value_argtype(fcinfo, 1) : TEXTOID;
+	size_t		prefixlen;
+	char	   *prefix = optional_prefix(fcinfo, typed ? 2 : 1, &prefixlen);
+	KeyList		list;
+	Fetched    *fetched;
+	int			nfetched;
+	memcached_st *mc;
+
+	pmc_init_materialized_srf(fcinfo);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;
+	collect_keys(PG_GETARG_ARRAYTYPE_P(0), prefix, prefixlen, true, &list);
+	pmc_forbid_udp("mc_get_multi");
+	mc = pmc_client();
+	nfetched = fetch_all(mc, &list, &fetched);
+
+	for (int i = 0; i < nfetched; i++)
+	{
+		const char *key = list.keys[fetched[i].keyindex];
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+		char	   *outkey;
+
+		values[1] = pmc_decode(fetched[i].data, fetched[i].len, fetched[i].flags,
+							   typid, key, list.lens[fetched[i].keyindex], &nulls[1]);
+		if (nulls[1])
+			continue;			/* undecodable: a miss */
+		outkey = pg_any_to_server(key + prefixlen, list.lens[fetched[i].keyindex] - prefixlen, PG_UTF8);
+		values[0] = CStringGetTextDatum(outkey);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		pfree(fetched[i].data);
+	}
+	return (Datum) 0;
+}
+
+/* ---------- set_multi ---------- */
+
+typedef struct SetMultiArgs
+{
+	time_t		ttl;
+	char	   *prefix;
+	size_t		prefixlen;
+	int32		min_compress_len;
+	int32		compress_level;
+	ArrayBuildState *failed;
+	memcached_st *mc;
+} SetMultiArgs;
+
+static void
+set_multi_args(FunctionCallInfo fcinfo, int first, SetMultiArgs *args)
+{
+	args->ttl = pmc_check_ttl(PG_ARGISNULL(first) ? 0 : PG_GETARG_INT32(first));
+	args->prefix = optional_prefix(fcinfo, first + 1, &args->prefixlen);
+	args->min_compress_len = PG_ARGISNULL(first + 2) ? 0 : PG_GETARG_INT32(first + 2);
+	args->compress_level = PG_ARGISNULL(first + 3) ? -1 : PG_GETARG_INT32(first + 3);
+	pmc_check_compression(args->min_compress_len, args->compress_level);
+	args->failed = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	args->mc = pmc_client();
+}
+
+static void
+set_one(SetMultiArgs *args, text *key_text, Datum value, Oid typid)
+{
+	size_t		keylen;
+	char	   *key = pmc_prefixed_key(args->prefix, args->prefixlen, key_text, &keylen);
+	PmcValue	v;
+
+	pmc_encode(value, typid, &v);
+	pmc_compress(&v, args->min_compress_len, args->compress_level);
+	if (!pmc_store(args->mc, PMC_OP_SET, key, keylen, &v, args->ttl, 0))
+		accumArrayResult(args->failed, PointerGetDatum(key_text), false, TEXTOID, CurrentMemoryContext);
+	pfree(key);
+}
+
+static Datum
+failed_keys(SetMultiArgs *args)
+{
+	return makeArrayResult(args->failed, CurrentMemoryContext);
+}
+
+/*
+ * A JSON value stored by its JSON type: string as text, integer (in
+ * bigint's range) as bigint, true/false as boolean, anything else (other
+ * numbers, null, objects, arrays) as jsonb.
+ */
+static void
+set_json_value(SetMultiArgs *args, text *key, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			set_one(args, key, PointerGetDatum(cstring_to_text_with_len(v->val.string.val, v->val.string.len)),
+					TEXTOID);
+			return;
+		case jbvBool:
+			set_one(args, key, BoolGetDatum(v->val.boolean), BOOLOID);
+			return;
+		case jbvNumeric:
+			{
+				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
+				bool		integral = true;
+				int64		i64;
+				char	   *end;
+
+				for (char *p = (*s == '-') ? s + 1 : s; *p; p++)
+					if (*p < '0' || *p > '9')
+						integral = false;
+				errno = 0;
+				i64 = strtoll(s, &end, 10);
+				if (integral && errno == 0 && *end == '\0')
+				{
+					set_one(args, key, Int64GetDatum(i64), INT8OID);
+					return;
+				}
+				break;
+			}
+		default:
+			break;
+	}
+	set_one(args, key, JsonbPGetDatum(JsonbValueToJsonb(v)), JSONBOID);
+}
+
+/* mc_set_multi(mapping jsonb, ttl, key_prefix, min_compress_len, compress_level) */
+Datum
+pylibmc_pg_set_multi_jsonb(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *mapping;
+	SetMultiArgs args;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	text	   *key = NULL;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	mapping = PG_GETARG_JSONB_P(0);
+
+	if (!JB_ROOT_IS_OBJECT(mapping))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("mapping must be a JSON object"),
+				 errhint("Pass key-value pairs, as jsonb_build_object('k1', 'v1', 'k2', 2).")));
+	pmc_forbid_udp("mc_set_multi");
+	set_multi_args(fcinfo, 1, &args);
+
+	it = JsonbIteratorInit(&mapping->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			key = cstring_to_text_with_len(v.val.string.val, v.val.string.len);
+		else if (tok == WJB_VALUE)
+		{
+			set_json_value(&args, key, &v);
+			pfree(key);
+		}
+	}
+	PG_RETURN_DATUM(failed_keys(&args));
+}
+
+/* mc_set_multi(keys text[], values anyarray, ttl, key_prefix, ...) */
+Datum
+pylibmc_pg_set_multi_arrays(PG_FUNCTION_ARGS)
+{
+	ArrayType  *keys;
+	ArrayType  *vals;
+	Oid			elemtype;
+	SetMultiArgs args;
+	Datum	   *kd,
+			   *vd;
+	bool	   *kn,
+			   *vn;
+	int			nk,
+				nv;
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	keys = PG_GETARG_ARRAYTYPE_P(0);
+	vals = PG_GETARG_ARRAYTYPE_P(1);
+	elemtype = ARR_ELEMTYPE(vals);
+	pmc_check_value_type(elemtype);
+	deconstruct_array(keys, TEXTOID, -1, false, TYPALIGN_INT, &kd, &kn, &nk);
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(vals, elemtype, typlen, typbyval, typalign, &vd, &vn, &nv);
+	if (nk != nv)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("keys and values must have the same number of elements"),
+				 errdetail("There are %d keys and %d values.", nk, nv)));
+	for (int i = 0; i < nk; i++)
+		if (kn[i] || vn[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("keys and values must not be null"),
+					 errdetail("Element %d is null.", i + 1)));
+	pmc_forbid_udp("mc_set_multi");
+	set_multi_args(fcinfo, 2, &args);
+	for (int i = 0; i < nk; i++)
+		set_one(&args, DatumGetTextPP(kd[i]), vd[i], elemtype);
+	PG_RETURN_DATUM(failed_keys(&args));
+}
+
+/*
+ * mc_delete_multi(keys text[], ttl, key_prefix): true only if every key
+ * existed; the present ones are deleted either way.
+ */
+Datum
+pylibmc_pg_delete_multi(PG_FUNCTION_ARGS)
+{
+	time_t		ttl;
+	size_t		prefixlen;
+	char	   *prefix;
+	KeyList		list;
+	memcached_st *mc;
+	bool		all = true;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	ttl = pmc_check_ttl(PG_ARGISNULL(1) ? 0 : PG_GETARG_INT32(1));
+	prefix = optional_prefix(fcinfo, 2, &prefixlen);
+
+	collect_keys(PG_GETARG_ARRAYTYPE_P(0), prefix, prefixlen, false, &list);
+	mc = pmc_client();
+	for (int i = 0; i < list.n; i++)
+		if (!pmc_delete_key(mc, list.keys[i], list.lens[i], ttl))
+			all = false;
+	PG_RETURN_BOOL(all);
+}

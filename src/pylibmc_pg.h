@@ -1,0 +1,147 @@
+/*-------------------------------------------------------------------------
+ *
+ * pylibmc_pg.h
+ *	  Private declarations of the pylibmc_pg extension.
+ *
+ * Each backend owns one libmemcached client, built lazily from the
+ * pylibmc_pg.* settings (guc.c) by client.c.  Values are encoded and decoded
+ * with pylibmc's flags by codec.c; the SQL functions live in one file per
+ * family (reads.c, writes.c, counters.c, multi.c, admin.c), the
+ * transactional invalidation queue in invalidate.c, this backend's own
+ * counters in stats.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYLIBMC_PG_H
+#define PYLIBMC_PG_H
+
+#include "postgres.h"
+
+#include <libmemcached/memcached.h>
+
+#include "fmgr.h"
+#include "portability/instr_time.h"
+
+#include "compat.h"
+#include "config.h"
+#include "value.h"
+
+/* memcached's own limit on a key, in bytes, namespace included */
+#define PMC_MAX_KEY_LEN		250
+
+/* ---------- guc.c ---------- */
+
+typedef enum PmcOnError
+{
+	PMC_ON_ERROR_ERROR,
+	PMC_ON_ERROR_WARNING,
+	PMC_ON_ERROR_IGNORE
+} PmcOnError;
+
+extern PmcServerList *pmc_server_list;	/* parsed pylibmc_pg.servers */
+extern PmcBehaviorList *pmc_behavior_list;	/* parsed pylibmc_pg.behaviors */
+extern bool pmc_binary;
+extern char *pmc_username;
+extern char *pmc_password;
+extern char *pmc_namespace;
+extern int	pmc_on_error;
+
+extern void pmc_define_gucs(void);
+
+/* ---------- client.c ---------- */
+
+extern memcached_st *pmc_client(void);
+extern void pmc_mark_client_stale(void);
+extern void pmc_disconnect_all(void);
+extern bool pmc_client_is_udp(void);
+extern void pmc_forbid_udp(const char *what);
+extern size_t pmc_namespace_length(void);
+
+/*
+ * Around every call that sends a request: if an ERROR (or a cancel) cuts
+ * us off before pmc_io_end(), the replies still in flight are dropped by
+ * closing the connections, at the next call or at transaction abort.
+ */
+extern void pmc_io_begin(memcached_st *mc);
+extern void pmc_io_end(void);
+
+/*
+ * Report a libmemcached result that is not an expected outcome.  Server and
+ * network failures follow pylibmc_pg.on_error: raise (never returns), or warn
+ * or keep quiet and return false so the caller can act as on a miss.  Any
+ * other unexpected result is always an ERROR.
+ */
+extern bool pmc_failure(memcached_st *mc, memcached_return_t rc,
+						const char *operation, const char *key, size_t keylen);
+extern bool pmc_rc_is_server_failure(memcached_return_t rc);
+
+/* Key checks: ERROR on an empty, too long or unsafe key */
+extern void pmc_check_key(const char *key, size_t len);
+extern char *pmc_key_from_text(text *t, size_t *len);
+extern char *pmc_prefixed_key(const char *prefix, size_t prefixlen,
+							  text *t, size_t *len);
+
+/* Argument checks shared by the operations */
+extern time_t pmc_check_ttl(int32 ttl);
+
+/* ---------- codec.c ---------- */
+
+typedef struct PmcValue
+{
+	char	   *data;
+	size_t		len;
+	uint32		flags;
+} PmcValue;
+
+extern void pmc_check_value_type(Oid typid);
+extern void pmc_encode(Datum value, Oid typid, PmcValue *out);
+extern void pmc_check_compression(int32 min_compress_len, int32 compress_level);
+extern void pmc_compress(PmcValue *value, int32 min_compress_len, int32 compress_level);
+extern Datum pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
+						const char *key, size_t keylen, bool *isnull);
+extern Oid	pmc_value_argtype(FunctionCallInfo fcinfo, int argno);
+
+/* ---------- stats.c ---------- */
+
+typedef enum PmcOp
+{
+	PMC_OP_GET,
+	PMC_OP_GET_MULTI,
+	PMC_OP_SET,
+	PMC_OP_ADD,
+	PMC_OP_REPLACE,
+	PMC_OP_APPEND,
+	PMC_OP_PREPEND,
+	PMC_OP_CAS,
+	PMC_OP_DELETE,
+	PMC_OP_TOUCH,
+	PMC_OP_INCR,
+	PMC_OP_DECR,
+	PMC_OP_FLUSH,
+	PMC_OP_STATS,
+	PMC_OP_INVALIDATE,
+	PMC_NUM_OPS
+} PmcOp;
+
+typedef enum PmcOutcome
+{
+	PMC_HIT,					/* a read found it, a write stored it */
+	PMC_MISS,					/* not found, not stored */
+	PMC_ERROR
+} PmcOutcome;
+
+extern void pmc_stats_reset_servers(memcached_st *mc);
+extern void pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+							PmcOutcome outcome, size_t sent, size_t received,
+							instr_time start);
+extern const char *pmc_op_name(PmcOp op);
+
+extern bool pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+					  const PmcValue *value, time_t ttl, uint64_t cas);
+extern bool pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl);
+
+/* ---------- invalidate.c ---------- */
+
+extern void pmc_invalidation_init(void);
+
+#endif							/* PYLIBMC_PG_H */

@@ -1,0 +1,172 @@
+/*-------------------------------------------------------------------------
+ *
+ * stats.c
+ *	  This backend's own counters, per server and operation, and
+ *	  mc_client_stats() to read them.
+ *
+ * The counters live in TopMemoryContext for the backend's life.  Servers
+ * are remembered by name, so a rebuilt client (a changed setting) keeps
+ * adding to the same rows.  Keyless operations (flush_all, stats) count
+ * under the server name "(all)".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pylibmc_pg.h"
+
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+typedef struct PmcCounters
+{
+	int64		calls;
+	int64		hits;
+	int64		misses;
+	int64		errors;
+	int64		bytes_sent;
+	int64		bytes_received;
+	instr_time	time;
+} PmcCounters;
+
+typedef struct PmcServerCounters
+{
+	char	   *name;
+	PmcCounters ops[PMC_NUM_OPS];
+} PmcServerCounters;
+
+static PmcServerCounters *known = NULL;	/* index 0 is "(all)" */
+static int	nknown = 0;
+static int	known_capacity = 0;
+
+/* server index of the current client -> index in known[] */
+static int *server_slot = NULL;
+static int	nserver_slots = 0;
+
+static const char *const op_names[PMC_NUM_OPS] = {
+	"get", "get_multi", "set", "add", "replace", "append", "prepend", "cas",
+	"delete", "touch", "incr", "decr", "flush_all", "stats", "delete_on_commit"
+};
+
+const char *
+pmc_op_name(PmcOp op)
+{
+	return op_names[op];
+}
+
+static int
+slot_for_name(const char *name)
+{
+	for (int i = 0; i < nknown; i++)
+		if (strcmp(known[i].name, name) == 0)
+			return i;
+	if (nknown == known_capacity)
+	{
+		int			newcap = known_capacity ? known_capacity * 2 : 8;
+
+		if (known == NULL)
+			known = MemoryContextAllocZero(TopMemoryContext, newcap * sizeof(PmcServerCounters));
+		else
+		{
+			known = repalloc(known, newcap * sizeof(PmcServerCounters));
+			memset(known + known_capacity, 0, (newcap - known_capacity) * sizeof(PmcServerCounters));
+		}
+		known_capacity = newcap;
+	}
+	known[nknown].name = MemoryContextStrdup(TopMemoryContext, name);
+	return nknown++;
+}
+
+/* Called when a client is (re)built: map its servers to counter rows */
+void
+pmc_stats_reset_servers(memcached_st *mc)
+{
+	uint32_t	count = memcached_server_count(mc);
+
+	if (nknown == 0)
+		slot_for_name("(all)");
+	if (server_slot)
+		pfree(server_slot);
+	server_slot = MemoryContextAlloc(TopMemoryContext, Max(count, 1) * sizeof(int));
+	nserver_slots = (int) count;
+	for (uint32_t i = 0; i < count; i++)
+	{
+		const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
+		char		name[PMC_MAX_HOST_LEN + 16];
+
+		if (memcached_server_port(inst) == 0)
+			snprintf(name, sizeof(name), "%s", memcached_server_name(inst));
+		else
+			snprintf(name, sizeof(name), "%s:%u", memcached_server_name(inst),
+					 (unsigned) memcached_server_port(inst));
+		server_slot[i] = slot_for_name(name);
+	}
+}
+
+void
+pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+				PmcOutcome outcome, size_t sent, size_t received, instr_time start)
+{
+	PmcCounters *c;
+	int			slot = 0;
+	instr_time	now;
+
+	if (known == NULL)
+		return;
+	if (key != NULL && nserver_slots > 0)
+	{
+		uint32_t	index = (nserver_slots == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
+
+		if (index < (uint32_t) nserver_slots)
+			slot = server_slot[index];
+	}
+	c = &known[slot].ops[op];
+	c->calls++;
+	if (outcome == PMC_HIT)
+		c->hits++;
+	else if (outcome == PMC_MISS)
+		c->misses++;
+	else
+		c->errors++;
+	c->bytes_sent += sent;
+	c->bytes_received += received;
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, start);
+	INSTR_TIME_ADD(c->time, now);
+}
+
+PG_FUNCTION_INFO_V1(pylibmc_pg_client_stats);
+
+/*
+ * mc_client_stats(): one row per server and operation that was used.
+ */
+Datum
+pylibmc_pg_client_stats(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	pmc_init_materialized_srf(fcinfo);
+	for (int s = 0; s < nknown; s++)
+	{
+		for (int op = 0; op < PMC_NUM_OPS; op++)
+		{
+			PmcCounters *c = &known[s].ops[op];
+			Datum		values[9];
+			bool		nulls[9] = {0};
+
+			if (c->calls == 0)
+				continue;
+			values[0] = CStringGetTextDatum(known[s].name);
+			values[1] = CStringGetTextDatum(op_names[op]);
+			values[2] = Int64GetDatum(c->calls);
+			values[3] = Int64GetDatum(c->hits);
+			values[4] = Int64GetDatum(c->misses);
+			values[5] = Int64GetDatum(c->errors);
+			values[6] = Int64GetDatum(c->bytes_sent);
+			values[7] = Int64GetDatum(c->bytes_received);
+			values[8] = Float8GetDatum(INSTR_TIME_GET_MILLISEC(c->time));
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	}
+	return (Datum) 0;
+}

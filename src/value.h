@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * value.h
+ *	  The flags word and bytes of a cached value, as pylibmc 1.6 writes them.
+ *
+ * Plain C with no backend dependencies, like config.h, so that a fuzzer can
+ * feed it what a hostile server could send.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef PYLIBMC_PG_VALUE_H
+#define PYLIBMC_PG_VALUE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+
+/* pylibmc's flag bits (_pylibmcmodule.h, enum PylibMC_Flags) */
+#define PMC_FLAG_NONE		0
+#define PMC_FLAG_PICKLE		(1 << 0)
+#define PMC_FLAG_INTEGER	(1 << 1)	/* pylibmc writes bool with it */
+#define PMC_FLAG_LONG		(1 << 2)	/* pylibmc writes int with it */
+#define PMC_FLAG_ZLIB		(1 << 3)
+#define PMC_FLAG_TEXT		(1 << 4)
+#define PMC_FLAG_TYPES		(PMC_FLAG_PICKLE | PMC_FLAG_INTEGER | PMC_FLAG_LONG | PMC_FLAG_TEXT)
+/* ours: jsonb is text plus this bit, which pylibmc ignores */
+#define PMC_FLAG_JSON		(1 << 5)
+
+/* Largest value we inflate: PostgreSQL cannot hold a larger datum anyway */
+#define PMC_MAX_INFLATED	((size_t) 0x3fffffff)
+
+typedef enum PmcKind
+{
+	PMC_KIND_BYTES,				/* flags 0: bytea */
+	PMC_KIND_TEXT,				/* 16: text */
+	PMC_KIND_JSON,				/* 16 + 32: jsonb */
+	PMC_KIND_INTEGER,			/* 2 or 4: decimal integer */
+	PMC_KIND_UNDECODABLE		/* a pickle (1) or a combination nobody writes */
+} PmcKind;
+
+typedef enum PmcInflateResult
+{
+	PMC_INFLATE_OK,
+	PMC_INFLATE_CORRUPT,		/* not a complete zlib stream */
+	PMC_INFLATE_TOO_BIG,		/* would exceed the limit */
+	PMC_INFLATE_NO_MEMORY
+} PmcInflateResult;
+
+extern PmcKind pmc_value_kind(uint32_t flags);
+extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
+									pmc_alloc_fn alloc, char **out, size_t *outlen);
+extern bool pmc_integer_text(const char *data, size_t len,
+							 const char **digits, size_t *ndigits);
+extern bool pmc_utf8_valid(const char *data, size_t len);
+
+#endif							/* PYLIBMC_PG_VALUE_H */
