@@ -21,7 +21,8 @@ OBJS = \
 DATA = $(EXTENSION)--$(EXTVERSION).sql
 PGFILEDESC = "pylibmc_pg - memcached client with the pylibmc API"
 
-REGRESS = $(shell cat test/regress_schedule 2>/dev/null)
+# every sql/NAME.sql is a regression test, run in name order; each is independent
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/src
