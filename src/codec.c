@@ -115,7 +115,7 @@ pmc_encode(Datum value, Oid typid, PmcValue *out)
 				: (typid == INT4OID) ? DatumGetInt32(value) : DatumGetInt16(value);
 
 				out->data = palloc(MAXINT8LEN + 1);
-				out->len = pg_lltoa(v, out->data);
+				out->len = pmc_lltoa(v, out->data);
 				out->flags = PMC_FLAG_LONG;
 				return;
 			}

@@ -35,8 +35,45 @@
 #elif PG_VERSION_NUM >= 150000
 #define pmc_init_materialized_srf(fcinfo) SetSingleFuncCall((fcinfo), 0)
 #else
-#define pmc_init_materialized_srf(fcinfo) pmc_compat_init_materialized_srf(fcinfo)
-#define PMC_NEED_COMPAT_SRF 1
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/tuplestore.h"
+
+/* What SetSingleFuncCall does in PostgreSQL 15, for 13 and 14 */
+static inline void
+pmc_init_materialized_srf(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	MemoryContext oldcontext;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	oldcontext = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->setDesc = CreateTupleDescCopy(tupdesc);
+	MemoryContextSwitchTo(oldcontext);
+}
+#endif
+
+/* pg_lltoa returns the length since PostgreSQL 14 */
+#if PG_VERSION_NUM >= 140000
+#define pmc_lltoa(value, buf) pg_lltoa((value), (buf))
+#else
+#include "utils/builtins.h"
+
+static inline int
+pmc_lltoa(int64 value, char *buf)
+{
+	pg_lltoa(value, buf);
+	return (int) strlen(buf);
+}
 #endif
 
 #endif							/* PYLIBMC_PG_COMPAT_H */

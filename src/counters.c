@@ -200,7 +200,7 @@ incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
 
 		if (send_delta(mc, incr, key, keylen, delta, &value))
 			PG_RETURN_INT64(counter_result(key, value, incr ? delta : 0, incr));
-		v.len = pg_lltoa(initial, digits);
+		v.len = pmc_lltoa(initial, digits);
 		v.data = digits;
 		v.flags = PMC_FLAG_LONG;
 		if (pmc_store(mc, PMC_OP_ADD, key, keylen, &v, ttl, 0))
