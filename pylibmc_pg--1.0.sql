@@ -259,3 +259,17 @@ REVOKE ALL ON FUNCTION mc_stats(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION mc_stats(text) TO pg_monitor;
 REVOKE ALL ON mc_server_stats FROM PUBLIC;
 GRANT SELECT ON mc_server_stats TO pg_monitor;
+
+------------------------------------------------------------------------
+-- Invalidation that follows the transaction
+------------------------------------------------------------------------
+
+CREATE FUNCTION mc_delete_on_commit(key text)
+RETURNS void AS 'MODULE_PATHNAME', 'pylibmc_pg_delete_on_commit' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_delete_on_commit(text) IS
+'queue key for deletion when the transaction commits (one pipelined batch, each key once); nothing is sent on rollback, or for a rolled-back savepoint';
+
+CREATE FUNCTION mc_invalidate()
+RETURNS trigger AS 'MODULE_PATHNAME', 'pylibmc_pg_invalidate' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_invalidate() IS
+'row trigger: mc_invalidate(''user:{id}'', ...) queues each key template filled from OLD and NEW with mc_delete_on_commit';
