@@ -51,7 +51,8 @@ def database():
 def run_psql(args, sql=None, db=None, timeout=300):
     """Run psql; returns (returncode, stdout, stderr)."""
     cmd = ["psql", "-X", "-q", "-At", "-F", FS, "-d", db or database()] + args
-    p = subprocess.run(cmd, input=sql, capture_output=True, text=True,
+    env = dict(os.environ, PGCLIENTENCODING="UTF8")
+    p = subprocess.run(cmd, input=sql, capture_output=True, text=True, env=env,
                        timeout=timeout, encoding="utf-8", errors="surrogateescape")
     return p.returncode, p.stdout, p.stderr
 
