@@ -38,6 +38,16 @@ static bool client_stale = true;
 static bool io_pending = false;
 static bool callbacks_registered = false;
 
+/*
+ * A binary-protocol client without credentials may be talking to a server
+ * that requires SASL.  libmemcached then reads a get as a silent miss and
+ * aborts the process on an incr (an assertion in libmemcached 1.1.4).  So
+ * before the first request of such a client, one delete of a harmless key
+ * is sent to each server, which answers it with a clear authentication
+ * failure if it wants SASL.
+ */
+static bool sasl_probe_pending = false;
+
 /* the settings the current client was built from, in TopMemoryContext */
 static char *built_signature = NULL;
 
@@ -121,7 +131,7 @@ check_settings_combination(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("SASL authentication requires the memcached binary protocol"),
-				 errhint("SET pylibmc_pg.binary = on.")));
+				 errhint("SET pylibmc_pg.\"binary\" = on (binary is a reserved word, so it is quoted).")));
 	if (has_user && !LIBMEMCACHED_WITH_SASL_SUPPORT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -130,7 +140,7 @@ check_settings_combination(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the memcached binary protocol cannot be used over UDP"),
-				 errhint("SET pylibmc_pg.binary = off, or use TCP servers.")));
+				 errhint("SET pylibmc_pg.\"binary\" = off, or use TCP servers.")));
 }
 
 static const char *
@@ -261,7 +271,54 @@ build_client(void)
 	built_signature = MemoryContextStrdup(TopMemoryContext, signature);
 	pfree(signature);
 	client_stale = false;
+	sasl_probe_pending = pmc_binary && !(pmc_username && pmc_username[0]);
 	pmc_stats_reset_servers(client);
+}
+
+/*
+ * See sasl_probe_pending.  A server that cannot be reached is probed again
+ * at the next call; the request itself then reports the failure.
+ */
+static void
+probe_sasl_requirement(memcached_st *mc)
+{
+	uint32_t	nservers = memcached_server_count(mc);
+	bool	   *probed = palloc0(Max(nservers, 1) * sizeof(bool));
+	uint32_t	remaining = nservers;
+	bool		all_answered = true;
+
+	for (int i = 0; remaining > 0 && i < 100000; i++)
+	{
+		char		key[64];
+		int			keylen = snprintf(key, sizeof(key), "pylibmc_pg:sasl-probe:%d", i);
+		uint32_t	index = (nservers == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
+		memcached_return_t rc;
+
+		if (index >= nservers || probed[index])
+			continue;
+		probed[index] = true;
+		remaining--;
+		io_pending = true;
+		rc = memcached_delete(mc, key, keylen, 0);
+		io_pending = false;
+		if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM ||
+			rc == MEMCACHED_AUTH_CONTINUE)
+		{
+			const memcached_instance_st *inst = memcached_server_instance_by_position(mc, index);
+
+			reset_connections();
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("memcached server %s:%u requires SASL authentication",
+							memcached_server_name(inst), (unsigned) memcached_server_port(inst)),
+					 errhint("Set pylibmc_pg.username and pylibmc_pg.password.")));
+		}
+		if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+			all_answered = false;
+	}
+	pfree(probed);
+	if (all_answered)
+		sasl_probe_pending = false;
 }
 
 /*
@@ -284,6 +341,8 @@ pmc_client(void)
 	}
 	if (unlikely(io_pending))
 		reset_connections();
+	if (unlikely(sasl_probe_pending))
+		probe_sasl_requirement(client);
 	return client;
 }
 
@@ -340,7 +399,11 @@ static char *
 printable_key(const char *key, size_t len)
 {
 	StringInfoData buf;
-	size_t		shown = Min(len, 64);
+	size_t		shown = len;
+
+	/* keys are UTF-8: never cut a character in two */
+	if (len > 64)
+		shown = pg_encoding_mbcliplen(PG_UTF8, key, (int) len, 64);
 
 	initStringInfo(&buf);
 	for (size_t i = 0; i < shown; i++)
@@ -567,7 +630,7 @@ server_for_message(memcached_st *mc, const char *key, size_t keylen)
 	if (instance == NULL)
 		instance = memcached_server_get_last_disconnect(mc);
 	if (instance == NULL)
-		return pstrdup("(unknown)");
+		return NULL;
 	if (memcached_server_port(instance) == 0)
 		return pstrdup(memcached_server_name(instance));
 	return psprintf("%s:%u", memcached_server_name(instance),
@@ -598,19 +661,16 @@ pmc_failure(memcached_st *mc, memcached_return_t rc,
 	server = server_for_message(mc, key, keylen);
 	what = key ? psprintf("%s key \"%s\"", operation, printable_key(key, keylen))
 		: pstrdup(operation);
-	if (rc == MEMCACHED_ERRNO && saved_errno != 0)
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s on memcached server %s", what, server),
-				 errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno)),
-				 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
-	else
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s on memcached server %s", what, server),
-				 errdetail("libmemcached: %s.", reason),
-				 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
+	ereport(elevel,
+			(errcode(rc_sqlstate(rc)),
+			 server ? errmsg("could not %s on memcached server %s", what, server)
+			 : errmsg("could not %s on memcached", what),
+			 (rc == MEMCACHED_ERRNO && saved_errno != 0)
+			 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))
+			 : errdetail("libmemcached: %s.", reason),
+			 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
 	pfree(what);
-	pfree(server);
+	if (server)
+		pfree(server);
 	return false;
 }

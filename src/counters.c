@@ -63,6 +63,38 @@ not_a_number(const char *key)
 }
 
 /*
+ * The binary protocol's "non-numeric value" status reaches us from
+ * libmemcached 1.1.4 as a generic UNKNOWN_READ_FAILURE, with no text to
+ * tell it from a real read failure.  A binary reply is length-delimited,
+ * so the connection is still in step: read the value and see.
+ */
+static bool
+stored_value_is_not_counter(memcached_st *mc, const char *key, size_t keylen)
+{
+	memcached_return_t rc;
+	size_t		len;
+	uint32_t	flags;
+	char	   *value;
+	bool		not_counter = false;
+
+	if (!pmc_binary)
+		return false;
+	pmc_io_begin(mc);
+	value = memcached_get(mc, key, keylen, &len, &flags, &rc);
+	pmc_io_end();
+	if (rc == MEMCACHED_SUCCESS)
+	{
+		not_counter = (len == 0 || len > 20);
+		for (size_t i = 0; i < len && !not_counter; i++)
+			if (value[i] < '0' || value[i] > '9')
+				not_counter = true;
+	}
+	if (value)
+		free(value);
+	return not_counter;
+}
+
+/*
  * Send incr or decr.  Returns true with *value set, false on a missing key
  * (or a failure turned into a miss).
  */
@@ -96,16 +128,9 @@ send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
 			not_a_number(key);
 			return false;
 		default:
-			/* binary protocol: status "non-numeric value" */
 			pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen, 0, start);
-			if (rc == MEMCACHED_UNKNOWN_READ_FAILURE && pmc_binary &&
-				memcached_server_count(mc) > 0)
-			{
-				const char *msg = memcached_last_error_message(mc);
-
-				if (msg && (strstr(msg, "on-numeric") || strstr(msg, "ncr/Decr")))
-					not_a_number(key);
-			}
+			if (rc == MEMCACHED_UNKNOWN_READ_FAILURE && stored_value_is_not_counter(mc, key, keylen))
+				not_a_number(key);
 			return pmc_failure(mc, rc, incr ? "increment" : "decrement", key, keylen);
 	}
 }
@@ -139,9 +164,11 @@ pylibmc_pg_decr(PG_FUNCTION_ARGS)
 /*
  * mc_incr(key, delta, initial, ttl): when the key is missing it is created
  * holding 'initial' (not initial + delta), which is what the result is.
- * The binary protocol does this in one atomic command.  In ASCII it is
- * incr, then add on a miss; if another client's add won the race, incr
- * again.
+ *
+ * It is incr, then add on a miss, then incr again if another client's add
+ * won the race: no increment is ever lost, in either protocol.  The binary
+ * protocol's own incr-with-initial is not used, because it creates the
+ * item with flags 0, which pylibmc and mc_get read as bytes, not as an int.
  */
 static Datum
 incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
@@ -161,37 +188,6 @@ incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
 				 errdetail("memcached counters are unsigned.")));
 	pmc_forbid_udp(incr ? "mc_incr" : "mc_decr");
 	mc = pmc_client();
-
-	if (pmc_binary)
-	{
-		memcached_return_t rc;
-		instr_time	start;
-		PmcOp		op = incr ? PMC_OP_INCR : PMC_OP_DECR;
-
-		INSTR_TIME_SET_CURRENT(start);
-		pmc_io_begin(mc);
-		if (incr)
-			rc = memcached_increment_with_initial(mc, key, keylen, delta, (uint64_t) initial, ttl, &value);
-		else
-			rc = memcached_decrement_with_initial(mc, key, keylen, delta, (uint64_t) initial, ttl, &value);
-		pmc_io_end();
-		if (rc == MEMCACHED_SUCCESS)
-		{
-			pmc_stats_count(mc, op, key, keylen, PMC_HIT, keylen, 0, start);
-			/* created (value == initial) or counted: no wrap test on creation */
-			PG_RETURN_INT64(counter_result(key, value, value == (uint64_t) initial ? 0 : delta, incr));
-		}
-		pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen, 0, start);
-		if (rc == MEMCACHED_UNKNOWN_READ_FAILURE)
-		{
-			const char *msg = memcached_last_error_message(mc);
-
-			if (msg && (strstr(msg, "on-numeric") || strstr(msg, "ncr/Decr")))
-				not_a_number(key);
-		}
-		pmc_failure(mc, rc, incr ? "increment" : "decrement", key, keylen);
-		PG_RETURN_NULL();
-	}
 
 	for (int attempt = 0; attempt < 3; attempt++)
 	{

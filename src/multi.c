@@ -387,7 +387,6 @@ pylibmc_pg_set_multi_jsonb(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("mapping must be a JSON object"),
 				 errhint("Pass key-value pairs, as jsonb_build_object('k1', 'v1', 'k2', 2).")));
-	pmc_forbid_udp("mc_set_multi");
 	set_multi_args(fcinfo, 1, &args);
 
 	it = JsonbIteratorInit(&mapping->root);
@@ -442,7 +441,6 @@ pylibmc_pg_set_multi_arrays(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("keys and values must not be null"),
 					 errdetail("Element %d is null.", i + 1)));
-	pmc_forbid_udp("mc_set_multi");
 	set_multi_args(fcinfo, 2, &args);
 	for (int i = 0; i < nk; i++)
 		set_one(&args, DatumGetTextPP(kd[i]), vd[i], elemtype);

@@ -29,6 +29,9 @@
 /* memcached's own limit on a key, in bytes, namespace included */
 #define PMC_MAX_KEY_LEN		250
 
+/* largest key + value we send over UDP (one datagram, below 64 KB) */
+#define PMC_MAX_UDP_VALUE	60000
+
 /* ---------- guc.c ---------- */
 
 typedef enum PmcOnError

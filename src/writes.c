@@ -66,6 +66,14 @@ pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 	memcached_return_t rc;
 	instr_time	start;
 
+	/* libmemcached sends a request as one datagram: bound it clearly */
+	if (pmc_client_is_udp() && keylen + value->len > PMC_MAX_UDP_VALUE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value for key \"%s\" is too large for UDP", key),
+				 errdetail("The key and value are %zu bytes; over UDP at most %d can be sent.",
+						   keylen + value->len, PMC_MAX_UDP_VALUE),
+				 errhint("Use TCP or UNIX-socket servers for large values.")));
 	INSTR_TIME_SET_CURRENT(start);
 	pmc_io_begin(mc);
 	switch (op)
