@@ -57,6 +57,7 @@ pmc_check_value_type(Oid typid)
 	{
 		case BYTEAOID:
 		case TEXTOID:
+		case VARCHAROID:
 		case INT8OID:
 		case INT4OID:
 		case INT2OID:
@@ -100,6 +101,7 @@ pmc_encode(Datum value, Oid typid, PmcValue *out)
 				return;
 			}
 		case TEXTOID:
+		case VARCHAROID:
 			{
 				text	   *t = DatumGetTextPP(value);
 
@@ -154,30 +156,66 @@ pmc_check_compression(int32 min_compress_len, int32 compress_level)
 }
 
 /*
+ * One deflate stream for the backend's life: deflateInit allocates about
+ * 256 KB, which per call costs more than the compression itself.
+ */
+static z_stream deflate_stream;
+static int	deflate_stream_level = -2;	/* -2: not initialized */
+
+static bool
+prepare_deflate_stream(int level)
+{
+	if (deflate_stream_level == -2)
+	{
+		memset(&deflate_stream, 0, sizeof(deflate_stream));
+		if (deflateInit(&deflate_stream, level) != Z_OK)
+			return false;
+		deflate_stream_level = level;
+		return true;
+	}
+	if (deflateReset(&deflate_stream) != Z_OK)
+		return false;
+	if (level != deflate_stream_level)
+	{
+		if (deflateParams(&deflate_stream, level, Z_DEFAULT_STRATEGY) != Z_OK)
+			return false;
+		deflate_stream_level = level;
+	}
+	return true;
+}
+
+/*
  * Compress as pylibmc does: only when min_compress_len > 0, the level is
  * not 0 and the encoded value is at least min_compress_len bytes; keep
- * the result only if it is strictly smaller.
+ * the result only if it is strictly smaller.  A zlib failure stores the
+ * value uncompressed, as pylibmc does.
  */
 void
 pmc_compress(PmcValue *value, int32 min_compress_len, int32 compress_level)
 {
-	uLongf		destlen;
+	uLong		bound;
 	char	   *dest;
-	int			zrc;
+	int			level;
 
 	pmc_check_compression(min_compress_len, compress_level);
 	if (compress_level == 0 || min_compress_len == 0 ||
 		value->len < (size_t) min_compress_len)
 		return;
 
-	destlen = compressBound(value->len);
-	dest = palloc_huge(destlen);
-	zrc = compress2((Bytef *) dest, &destlen, (const Bytef *) value->data, value->len,
-					compress_level == -1 ? Z_DEFAULT_COMPRESSION : compress_level);
-	if (zrc == Z_OK && destlen < value->len)
+	level = (compress_level == -1) ? Z_DEFAULT_COMPRESSION : compress_level;
+	if (!prepare_deflate_stream(level))
+		return;
+	bound = deflateBound(&deflate_stream, value->len);
+	dest = palloc_huge(bound);
+	deflate_stream.next_in = (Bytef *) value->data;
+	deflate_stream.avail_in = (uInt) value->len;
+	deflate_stream.next_out = (Bytef *) dest;
+	deflate_stream.avail_out = (uInt) bound;
+	if (deflate(&deflate_stream, Z_FINISH) == Z_STREAM_END &&
+		deflate_stream.total_out < value->len)
 	{
 		value->data = dest;
-		value->len = destlen;
+		value->len = deflate_stream.total_out;
 		value->flags |= PMC_FLAG_ZLIB;
 	}
 	else
@@ -316,7 +354,16 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 	{
 		case PMC_KIND_BYTES:
 			{
-				bytea	   *b = palloc_huge(len + VARHDRSZ);
+				bytea	   *b;
+
+				/* bytea's text form is hex, twice the size: keep it allocatable */
+				if (len > (MaxAllocSize - VARHDRSZ - 3) / 2)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("cached value of key \"%s\" is too large for its text form", key),
+							 errdetail("The value is %zu bytes; as hex text it would exceed 1 GB.", len),
+							 errhint("Read it as bytea: mc_get(key, NULL::bytea).")));
+				b = palloc_huge(len + VARHDRSZ);
 
 				SET_VARSIZE(b, len + VARHDRSZ);
 				memcpy(VARDATA(b), data, len);

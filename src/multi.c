@@ -181,30 +181,26 @@ fetch_loop(memcached_st *mc, memcached_result_st *result_buf, const KeyList *lis
 }
 
 /*
- * One multi-get, read to the end.  Returns the replies in *fetched.
+ * Largest multi-get request we send at once, in key bytes.  memcached starts
+ * replying while it still reads the request; with one request of a hundred
+ * thousand keys both sides can block writing until the poll timeout, so
+ * long key lists go out in several pipelined requests, each read to the end
+ * before the next is sent.
  */
-static int
-fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
+#define PMC_MGET_CHUNK_BYTES	32768
+
+/*
+ * Send keys [first, first + n) as one multi-get and read every reply.
+ * Returns false (after reporting) when a failure stopped it.
+ */
+static bool
+fetch_chunk(memcached_st *mc, const KeyList *list, int first, int n, FetchState *state)
 {
 	memcached_return_t rc;
 	memcached_result_st result_buf;
-	FetchState	state;
-	instr_time	start;
-	volatile size_t sent = 0;
 
-	state.capacity = 16;
-	state.nfetched = 0;
-	state.received = 0;
-	state.fetched = palloc(state.capacity * sizeof(Fetched));
-	*fetched = state.fetched;
-	if (list->n == 0)
-		return 0;
-	for (int i = 0; i < list->n; i++)
-		sent += list->lens[i] + 1;
-
-	INSTR_TIME_SET_CURRENT(start);
 	pmc_io_begin(mc);
-	rc = memcached_mget(mc, (const char *const *) list->keys, list->lens, list->n);
+	rc = memcached_mget(mc, (const char *const *) list->keys + first, list->lens + first, n);
 	if (rc != MEMCACHED_SUCCESS)
 	{
 		/* raises in on_error=error (the abort drops the replies) */
@@ -214,7 +210,7 @@ fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
 	memcached_result_create(mc, &result_buf);
 	PG_TRY();
 	{
-		rc = fetch_loop(mc, &result_buf, list, &state);
+		rc = fetch_loop(mc, &result_buf, list, state);
 	}
 	PG_FINALLY();
 	{
@@ -222,16 +218,50 @@ fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
 	}
 	PG_END_TRY();
 	pmc_io_end();
-	*fetched = state.fetched;
 
 	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
 	{
-		pmc_stats_count(mc, PMC_OP_GET_MULTI, NULL, 0, PMC_ERROR, sent, state.received, start);
 		pmc_failure(mc, rc, "get several keys", NULL, 0);
+		return false;
 	}
-	else
+	return true;
+}
+
+/*
+ * A multi-get of every key, in as few requests as PMC_MGET_CHUNK_BYTES
+ * allows, each read to the end.  Returns the replies in *fetched.
+ */
+static int
+fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
+{
+	FetchState	state;
+	instr_time	start;
+	size_t		sent = 0;
+	bool		ok = true;
+	int			first = 0;
+
+	state.capacity = 16;
+	state.nfetched = 0;
+	state.received = 0;
+	state.fetched = palloc(state.capacity * sizeof(Fetched));
+	INSTR_TIME_SET_CURRENT(start);
+
+	while (first < list->n && ok)
+	{
+		size_t		bytes = 0;
+		int			n = 0;
+
+		while (first + n < list->n && (n == 0 || bytes + list->lens[first + n] < PMC_MGET_CHUNK_BYTES))
+			bytes += list->lens[first + n++] + 1;
+		ok = fetch_chunk(mc, list, first, n, &state);
+		sent += bytes;
+		first += n;
+	}
+	*fetched = state.fetched;
+	if (list->n > 0)
 		pmc_stats_count(mc, PMC_OP_GET_MULTI, NULL, 0,
-						state.nfetched > 0 ? PMC_HIT : PMC_MISS, sent, state.received, start);
+						!ok ? PMC_ERROR : state.nfetched > 0 ? PMC_HIT : PMC_MISS,
+						sent, state.received, start);
 	return state.nfetched;
 }
 

@@ -172,6 +172,9 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
+	/* the typed form is not STRICT (as_type is usually a NULL): check key */
+	if (PG_ARGISNULL(0))
+		PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 	if (PG_NARGS() > 1)
 		typid = pmc_value_argtype(fcinfo, 1);
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
