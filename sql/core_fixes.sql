@@ -57,3 +57,11 @@ SELECT pg_temp.try($$SELECT mc_set('fix:big', repeat('x', 70000))$$);
 SELECT pg_sleep(0.2);
 SET pylibmc_pg.servers = :'udp_tcp';
 SELECT key, value FROM mc_get_multi(ARRAY['fix:u1', 'fix:u2']) ORDER BY key;
+
+-- the typed mc_gets is not STRICT: a NULL key is (NULL, NULL), not a crash
+RESET pylibmc_pg.servers;
+SELECT * FROM mc_gets(NULL, NULL::int);
+SELECT * FROM mc_gets(NULL::text);
+-- varchar values are text
+SELECT mc_set_multi(ARRAY['fix:vc'], ARRAY['x']::varchar[]);
+SELECT flags FROM mc_get_raw('fix:vc');
