@@ -49,11 +49,12 @@ FROM (SELECT server, min(ord) AS first
 SELECT count(DISTINCT server) AS servers,
        bool_and(value::bigint > 0) AS maxbytes_positive
 FROM mc_stats('settings') WHERE name = 'maxbytes';
-SELECT s.server, s.value = m.value AS maxbytes_is_limit_maxbytes
+SELECT array_position(string_to_array(:'multi', ','), s.server) AS server_no,
+       s.value = m.value AS maxbytes_is_limit_maxbytes
 FROM mc_stats('settings') s
 JOIN mc_stats() m ON m.server = s.server AND m.name = 'limit_maxbytes'
 WHERE s.name = 'maxbytes'
-ORDER BY array_position(string_to_array(:'multi', ','), s.server);
+ORDER BY 1;
 SELECT count(*) > 0 AS has_rows FROM mc_stats('settings') WHERE name IN ('item_size_max', 'tcpport');
 -- other groups
 SELECT mc_set('mon:item', 'x') AS set;
@@ -82,9 +83,11 @@ SELECT sum(a.get_hits - b.get_hits) AS get_hits_delta,
        sum(a.get_misses - b.get_misses) AS get_misses_delta,
        sum(a.curr_items - b.curr_items) AS items_delta
 FROM mc_server_stats a JOIN mon_before b USING (server);
+-- (a server that served no get has no ratio: NULL, not a division by zero)
 SELECT bool_and(hit_ratio BETWEEN 0 AND 1) AS ratio_in_0_1,
-       bool_and(hit_ratio = round(get_hits::numeric / (get_hits + get_misses), 4)) AS ratio_formula,
-       count(hit_ratio) AS servers_with_ratio
+       bool_and(hit_ratio = round(get_hits::numeric / nullif(get_hits + get_misses, 0), 4)) AS ratio_formula,
+       count(hit_ratio) = count(*) FILTER (WHERE get_hits + get_misses > 0) AS null_only_without_gets,
+       count(hit_ratio) > 0 AS some_ratio
 FROM mc_server_stats;
 -- the view reads the servers of the current setting
 SET pylibmc_pg.servers = :'tcp';

@@ -22,6 +22,8 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 SHOW pylibmc_pg.namespace;
+-- nothing left from an earlier run
+SELECT mc_delete_multi(ARRAY['tenant1:nsp:k', 'tenant2:nsp:k', 'tenant1:nsp:raw'], 0, 'nsp_') IS NOT NULL AS clean;
 --
 -- Two tenants, one key name
 --
@@ -74,6 +76,7 @@ SELECT mc_incr('nsp:n') AS bare_incr, mc_touch('nsp:k', 10) AS bare_touch,
        mc_delete('nsp:k') AS bare_delete;
 SET pylibmc_pg.namespace = 'nsp_tenant2:';
 SELECT mc_delete('nsp:n') AS other_tenant_delete, mc_incr('nsp:n') AS other_tenant_incr;
+SELECT mc_delete('nsp:k') AS tenant2_delete;
 SET pylibmc_pg.namespace = 'nsp_tenant1:';
 SELECT mc_delete('nsp:k') AS delete, mc_get('nsp:k') AS gone;
 SELECT mc_delete_multi(ARRAY['n', 'n0', 'm1', 'm2', 'p1', 'p2', 'raw', 'rawflags'], 0, 'nsp:') AS deleted_all;

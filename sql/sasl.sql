@@ -76,6 +76,12 @@ SET pylibmc_pg.username = :'sasl_user';
 SET pylibmc_pg."binary" = off;
 SELECT code, message, detail, hint LIKE '%pylibmc_pg.%binary%on%' AS hint_says_binary
 FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
+-- the hint's command is valid SQL ("binary" is a reserved word) and is the fix
+SELECT substring(hint from '^SET \S+ = on') AS hint_command
+FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$) \gset
+:hint_command;
+SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_set('sasl:k', 'after the hint')::text$$);
+SELECT mc_delete('sasl:k');
 SET pylibmc_pg."binary" = on;
 RESET pylibmc_pg.password;
 SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
@@ -83,13 +89,31 @@ RESET pylibmc_pg.username;
 SET pylibmc_pg.password = :'sasl_password';
 SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
 --
--- No credentials against the SASL server: writes are an authentication
--- ERROR, never a silent false
+-- No credentials against the SASL server: every operation is an
+-- authentication ERROR, never a silent miss (libmemcached alone reads a get
+-- as a miss and aborts on a binary incr), whatever on_error says
 --
 RESET pylibmc_pg.password;
-SELECT code, message, detail FROM pg_temp.sasl_try($$SELECT mc_set('sasl:k', 'v')::text$$);
-SELECT code, message, detail FROM pg_temp.sasl_try($$SELECT mc_delete('sasl:k')::text$$);
-SELECT code, message, detail FROM pg_temp.sasl_try($$SELECT mc_touch('sasl:k', 10)::text$$);
+SELECT r.code, r.message, q
+FROM unnest(ARRAY[
+	$$SELECT mc_get('sasl:k')$$,
+	$$SELECT mc_get('sasl:k', NULL::bigint)::text$$,
+	$$SELECT (mc_gets('sasl:k')).value$$,
+	$$SELECT (mc_get_raw('sasl:k')).flags::text$$,
+	$$SELECT count(*)::text FROM mc_get_multi(ARRAY['sasl:a', 'sasl:b'])$$,
+	$$SELECT mc_incr('sasl:n')::text$$,
+	$$SELECT mc_decr('sasl:n', 1, 5)::text$$,
+	$$SELECT mc_set('sasl:k', 'v')::text$$,
+	$$SELECT mc_delete('sasl:k')::text$$,
+	$$SELECT mc_touch('sasl:k', 10)::text$$,
+	$$SELECT count(*)::text FROM mc_stats()$$,
+	$$SELECT mc_flush_all()::text$$]) AS q,
+LATERAL pg_temp.sasl_try(q) AS r;
+SELECT code, message, hint FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
+SET pylibmc_pg.on_error = ignore;
+SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
+SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_incr('sasl:n')::text$$);
+RESET pylibmc_pg.on_error;
 --
 -- Back to the right credentials: the client is rebuilt and works
 --
