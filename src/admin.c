@@ -79,13 +79,22 @@ pylibmc_pg_stats(PG_FUNCTION_ARGS)
 	pmc_init_materialized_srf(fcinfo);
 	if (PG_NARGS() > 0 && !PG_ARGISNULL(0))
 	{
+		/*
+		 * Only the read-only groups: "stats reset" or "stats detail on"
+		 * would let a monitoring role change the servers.
+		 */
+		static const char *const allowed[] = {"items", "slabs", "settings", "sizes", "conns", NULL};
+		bool		ok = false;
+
 		arg = text_to_cstring(PG_GETARG_TEXT_PP(0));
-		for (char *p = arg; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == ' '))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid stats argument \"%s\"", arg),
-						 errhint("Use NULL, 'slabs', 'items', 'settings', 'sizes' or 'conns'.")));
+		for (int i = 0; allowed[i]; i++)
+			if (strcmp(arg, allowed[i]) == 0)
+				ok = true;
+		if (!ok)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid stats argument \"%s\"", arg),
+					 errhint("Use NULL, 'items', 'slabs', 'settings', 'sizes' or 'conns'.")));
 	}
 	pmc_forbid_udp("mc_stats");
 	mc = pmc_client();

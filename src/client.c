@@ -48,6 +48,13 @@ static bool callbacks_registered = false;
  */
 static bool sasl_probe_pending = false;
 
+/*
+ * After a SASL failure libmemcached disables the server for retry_timeout
+ * and reports "server disabled" meanwhile: keep calling it what it is, an
+ * authentication failure, until the settings change or mc_disconnect_all().
+ */
+static bool auth_failed = false;
+
 /* the settings the current client was built from, in TopMemoryContext */
 static char *built_signature = NULL;
 
@@ -271,6 +278,7 @@ build_client(void)
 	built_signature = MemoryContextStrdup(TopMemoryContext, signature);
 	pfree(signature);
 	client_stale = false;
+	auth_failed = false;
 	sasl_probe_pending = pmc_binary && !(pmc_username && pmc_username[0]);
 	pmc_stats_reset_servers(client);
 }
@@ -352,6 +360,7 @@ pmc_disconnect_all(void)
 	if (client != NULL)
 		memcached_quit(client);
 	io_pending = false;
+	auth_failed = false;
 }
 
 bool
@@ -641,12 +650,21 @@ bool
 pmc_failure(memcached_st *mc, memcached_return_t rc,
 			const char *operation, const char *key, size_t keylen)
 {
-	bool		server_failure = pmc_rc_is_server_failure(rc);
+	bool		server_failure;
 	int			elevel = ERROR;
 	char	   *server;
 	char	   *what;
 	int			saved_errno = memcached_last_error_errno(mc);
-	const char *reason = memcached_strerror(mc, rc);
+	const char *reason;
+
+	if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM)
+		auth_failed = true;
+	else if (auth_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
+							 rc == MEMCACHED_SERVER_MARKED_DEAD ||
+							 rc == MEMCACHED_SOME_ERRORS))
+		rc = MEMCACHED_AUTH_FAILURE;
+	server_failure = pmc_rc_is_server_failure(rc);
+	reason = memcached_strerror(mc, rc);
 
 	if (rc_may_desync(rc))
 		reset_connections();

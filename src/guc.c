@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 PG_MODULE_MAGIC;
@@ -147,8 +148,7 @@ assign_behaviors(const char *newval, void *extra)
 
 /*
  * A namespace is prefixed to every key (libmemcached's namespace), so it
- * obeys the key rules: printable ASCII without spaces, and short enough to
- * leave room for keys.
+ * obeys the key rules: printable ASCII without spaces, at most 127 bytes.
  */
 static bool
 check_namespace(char **newval, void **extra, GucSource source)
@@ -157,20 +157,34 @@ check_namespace(char **newval, void **extra, GucSource source)
 
 	if (*newval == NULL)
 		return true;
-	if (strlen(*newval) > 128)
+	/* libmemcached's own limit is 127 bytes */
+	if (strlen(*newval) > 127)
 	{
-		GUC_check_errdetail("A namespace is at most 128 bytes long.");
+		GUC_check_errdetail("A namespace is at most 127 bytes long.");
 		return false;
 	}
+	/* libmemcached checks namespaces as ASCII keys, whatever the protocol */
 	for (p = (const unsigned char *) *newval; *p; p++)
 	{
-		if (*p <= ' ' || *p == 0x7f)
+		if (*p <= ' ' || *p >= 0x7f)
 		{
-			GUC_check_errdetail("A namespace cannot contain spaces or control characters.");
+			GUC_check_errdetail("A namespace can only contain printable ASCII characters other than space.");
 			return false;
 		}
 	}
 	return true;
+}
+
+/*
+ * GUC_SUPERUSER_ONLY still lets members of pg_read_all_settings (and so of
+ * pg_monitor) read a setting; the password is for superusers only.
+ */
+static const char *
+show_password(void)
+{
+	if (pmc_password == NULL || pmc_password[0] == '\0')
+		return "";
+	return superuser() ? pmc_password : "********";
 }
 
 static void
@@ -222,7 +236,7 @@ pmc_define_gucs(void)
 							   "",
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, assign_marks_stale_string, NULL);
+							   NULL, assign_marks_stale_string, show_password);
 
 	DefineCustomStringVariable("pylibmc_pg.behaviors",
 							   "libmemcached behaviors, with pylibmc's names: name=value, name=value.",
@@ -260,4 +274,16 @@ _PG_init(void)
 {
 	pmc_define_gucs();
 	pmc_invalidation_init();
+
+	/*
+	 * Until this library is loaded, pylibmc_pg.password is an unprotected
+	 * placeholder that any role can read.  Say so when a password is set
+	 * and nothing preloaded us.
+	 */
+	if (!process_shared_preload_libraries_in_progress &&
+		pmc_password != NULL && pmc_password[0] != '\0')
+		ereport(WARNING,
+				(errmsg("pylibmc_pg.password is set but pylibmc_pg was not preloaded"),
+				 errdetail("Before the library loads, any role can read the password with current_setting()."),
+				 errhint("Add pylibmc_pg to shared_preload_libraries or session_preload_libraries.")));
 }
