@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+#
+# test/cluster/distribution.t: several servers, libmemcached's distribution
+# through pylibmc_pg.behaviors, on private memcacheds (the shared fleet stays
+# intact).  Keys are counted per server exactly: each server alone is asked
+# for all the keys with one get_multi.
+#
+#   - modula (the default): 3000 keys within 10% of even;
+#   - ketama=true: within 20% of even (the continuum's points come from the
+#     host:port strings, which are random ports here: 10% fails for about a
+#     quarter of port triples, with libmemcached and pylibmc alike), and the
+#     placement is exactly pylibmc's: pylibmc with the same servers and
+#     behaviors reads every key SQL wrote;
+#   - one server down, on_error=ignore: exactly that server's keys are lost,
+#     every other read is served, with no WARNING; on_error=error names it;
+#   - remove_failed=1 (with retry_timeout=1, dead_timeout=60, pylibmc's
+#     failover recipe): writes re-route to the live servers once libmemcached
+#     ejects the dead one (after failure_limit = 5 failed retries), and what
+#     they wrote reads back;
+#   - weights host:port:weight with ketama_weighted=true: shares within 20%
+#     of 1:2:3 (same reason), placement exactly pylibmc's;
+#   - a fourth server remaps between 15% and 35% of the keys, and exactly
+#     those the fourth server now owns.
+set -uo pipefail
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=test/fault/lib.sh
+source test/fault/lib.sh
+
+tap_plan 26
+fault_db pmc_cluster_distribution
+for i in 1 2 3 4; do
+	mc_private "C$i" "cluster-dist-$i" -m 16 || { echo "Bail out! cannot start memcached"; exit 1; }
+done
+THREE="$C1,$C2,$C3"
+N=3000
+
+# keys PREFIX: the SQL array of PREFIX1..PREFIX$N
+keys() { echo "ARRAY(SELECT '$1' || i FROM generate_series(1, $N) i)"; }
+
+# count_on ADDR PREFIX: how many of the keys that server holds
+count_on() {
+	q "SET pylibmc_pg.servers = '$1'" "SELECT count(*) FROM mc_get_multi($(keys "$2"))"
+}
+
+# write SERVERS BEHAVIORS PREFIX: set PREFIX<i> = i for every i; prints the
+# number stored
+write() {
+	q "SET pylibmc_pg.servers = '$1'" "SET pylibmc_pg.behaviors = '$2'" \
+		"SELECT count(*) FILTER (WHERE mc_set('$3' || i, i)) FROM generate_series(1, $N) i"
+}
+
+# pylibmc_reads SERVERS BEHAVIORS_PY PREFIX: how many keys pylibmc reads
+# back with the right value
+pylibmc_reads() {
+	"$PMC_PYTHON" - "$1" "$2" "$3" "$N" <<'PY'
+import sys, json, pylibmc
+servers, behaviors, prefix, n = sys.argv[1].split(","), json.loads(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+c = pylibmc.Client(servers, behaviors=behaviors)
+keys = ["%s%d" % (prefix, i) for i in range(1, n + 1)]
+got = c.get_multi(keys)
+print(sum(1 for i, k in enumerate(keys, 1) if got.get(k) == i))
+PY
+}
+
+# ---- modula ----
+is "$(write "$THREE" "" dm:)" "$N" "modula: $N keys stored on three servers"
+total=0
+for i in 1 2 3; do
+	addr_var="C$i"
+	n=$(count_on "${!addr_var}" dm:)
+	between "$n" 900 1100 "modula: server $i holds $n keys (within 10% of 1000)"
+	total=$((total + ${n:-0}))
+done
+is "$total" "$N" "modula: each key is on exactly one server"
+
+# ---- ketama ----
+is "$(write "$THREE" "ketama=true" dk:)" "$N" "ketama: $N keys stored"
+total=0
+declare -A KCOUNT
+for i in 1 2 3; do
+	addr_var="C$i"
+	n=$(count_on "${!addr_var}" dk:)
+	KCOUNT[$i]=$n
+	between "$n" 800 1200 "ketama: server $i holds $n keys (within 20% of 1000)"
+	total=$((total + ${n:-0}))
+done
+is "$total" "$N" "ketama: each key is on exactly one server"
+is "$(pylibmc_reads "$THREE" '{"ketama": true}' dk:)" "$N" \
+	"ketama: pylibmc with the same servers finds every key where SQL put it"
+
+# ---- one server down ----
+victim_key=$(q "SET pylibmc_pg.servers = '$C2'" "SELECT key FROM mc_get_multi($(keys dk:)) LIMIT 1")
+pmc_mc_stop cluster-dist-2
+out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SET pylibmc_pg.on_error = 'ignore'" \
+	"SELECT count(*) FILTER (WHERE v = i::text), count(*) FILTER (WHERE v <> i::text)
+	   FROM (SELECT i, mc_get('dk:' || i) AS v FROM generate_series(1, $N) i) s")
+is "$out" "$((N - ${KCOUNT[2]:-0}))|0" \
+	"server 2 down, on_error=ignore: exactly its ${KCOUNT[2]:-?} keys are lost, the rest read right, no WARNING"
+out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SELECT count(*) FROM mc_get_multi($(keys dk:))")
+is "$out" "$((N - ${KCOUNT[2]:-0}))" "server 2 down: get_multi returns the other servers' keys"
+out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SELECT mc_get('$victim_key')")
+like "$out" "ERROR:  could not get key \"$victim_key\" on memcached server $C2" \
+	"server 2 down, on_error=error: a key it owned is an ERROR naming it"
+
+# ---- remove_failed: writes re-route ----
+sess_start
+sess "SET pylibmc_pg.servers = '$THREE'; SET pylibmc_pg.behaviors = 'ketama=true, remove_failed=1, retry_timeout=1, dead_timeout=60'; SET pylibmc_pg.on_error = 'ignore'" >/dev/null
+first=$(sess "SELECT count(*) FILTER (WHERE mc_set('dr:0:' || i, i)) FROM generate_series(1, 100) i")
+between "$first" 1 99 "remove_failed: at first the dead server's share of 100 writes fails ($first stored)"
+rerouted="" t0=$(now_ms)
+for r in $(seq 1 40); do
+	n=$(sess "SELECT count(*) FILTER (WHERE mc_set('dr:$r:' || i, i)) FROM generate_series(1, 100) i")
+	if [[ $n == 100 ]]; then rerouted=$r; break; fi
+	sleep 0.5
+done
+ok "$([[ -n $rerouted ]]; echo $?)" "remove_failed: writes re-route to the live servers (after $(( $(now_ms) - t0 )) ms)"
+is "$(sess "SELECT count(*) FROM mc_get_multi(ARRAY(SELECT 'dr:${rerouted:-x}:' || i FROM generate_series(1, 100) i))")" 100 \
+	"remove_failed: the re-routed keys read back"
+sess_stop
+pmc_mc_restart cluster-dist-2 || { echo "Bail out! cannot restart memcached"; exit 1; }
+
+# ---- weights ----
+W="$C1:1,$C2:2,$C3:3"
+is "$(write "$W" "ketama=true, ketama_weighted=true" dw:)" "$N" "weights 1:2:3: $N keys stored"
+for i in 1 2 3; do
+	addr_var="C$i"
+	n=$(count_on "${!addr_var}" dw:)
+	want=$((N * i / 6))
+	between "$n" $((want * 8 / 10)) $((want * 12 / 10)) "weights: server $i (weight $i) holds $n keys (within 20% of $want)"
+done
+is "$(pylibmc_reads "$W" '{"ketama": true, "ketama_weighted": true}' dw:)" "$N" \
+	"weights: pylibmc with the same weights finds every key where SQL put it"
+
+# ---- a fourth server ----
+is "$(write "$THREE" "ketama=true" da:)" "$N" "ketama: $N keys stored on three servers"
+out=$(q "SET pylibmc_pg.servers = '$THREE,$C4'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SELECT count(*) FILTER (WHERE v IS NULL), count(*) FILTER (WHERE v <> i::text)
+	   FROM (SELECT i, mc_get('da:' || i) AS v FROM generate_series(1, $N) i) s")
+moved=${out%%|*}
+between "$moved" $((N * 15 / 100)) $((N * 35 / 100)) "a fourth server remaps $moved of $N keys (15%..35%)"
+is "${out#*|}" 0 "... and every key still found reads right"
+q "SET pylibmc_pg.servers = '$THREE,$C4'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SELECT count(*) FROM generate_series(1, $N) i WHERE mc_get('da:' || i) IS NULL AND mc_set('da:' || i, i)" >/dev/null
+is "$(count_on "$C4" da:)" "$moved" "... exactly the keys the fourth server now owns"
+
+tap_done

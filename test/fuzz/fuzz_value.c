@@ -1,0 +1,250 @@
+/*
+ * fuzz_value.c: libFuzzer harness for src/value.c, the code that reads what
+ * a memcached server (or a hostile one) sends back: flags, zlib streams,
+ * integers and UTF-8.
+ *
+ * Input layout: 4 bytes of flags (little-endian), 1 byte choosing the
+ * inflate limit (n * 256 bytes, so 0..65280: a small limit, as the
+ * extension's is large), then the value bytes.  Each function is checked
+ * against an independent reference written here:
+ *   pmc_value_kind    - the kind follows pylibmc's rules on the type bits;
+ *   pmc_inflate       - same verdict (ok or not) and same bytes as zlib's
+ *                       inflate into a buffer of limit + 1 bytes; never more
+ *                       than limit bytes; a NUL after the result;
+ *   pmc_integer_text  - same verdict as [blanks][sign]digits[blanks], and
+ *                       the digits it points at lie inside the input;
+ *   pmc_utf8_valid    - same verdict as the Unicode well-formed byte
+ *                       sequence table (3-7), with NUL refused.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "value.h"
+
+/* pmc_inflate makes one allocation; keep it so it can be freed on failure */
+static void *last_alloc;
+
+static void *
+fuzz_alloc(size_t size)
+{
+	last_alloc = malloc(size);
+	return last_alloc;
+}
+
+static int
+ref_kind(uint32_t flags)
+{
+	uint32_t	types = flags & (1 | 2 | 4 | 16);
+
+	if (types == 0)
+		return PMC_KIND_BYTES;
+	if (types == 16)
+		return (flags & 32) ? PMC_KIND_JSON : PMC_KIND_TEXT;
+	if (types == 2 || types == 4)
+		return PMC_KIND_INTEGER;
+	return PMC_KIND_UNDECODABLE;
+}
+
+/* 1 = a complete stream within limit (bytes in out, *outlen), 0 = not */
+static int
+ref_inflate(const uint8_t *in, size_t inlen, size_t limit, uint8_t *out, size_t *outlen)
+{
+	z_stream	zs;
+	int			zrc;
+	int			ok = 0;
+
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit(&zs) != Z_OK)
+		abort();
+	zs.next_in = (Bytef *) in;
+	zs.avail_in = (uInt) inlen;
+	zs.next_out = out;
+	zs.avail_out = (uInt) (limit + 1);
+	for (;;)
+	{
+		zrc = inflate(&zs, Z_NO_FLUSH);
+		if (zrc == Z_STREAM_END)
+		{
+			ok = zs.total_out <= limit;
+			break;
+		}
+		if (zrc != Z_OK || zs.avail_out == 0)
+			break;
+	}
+	*outlen = zs.total_out;
+	inflateEnd(&zs);
+	return ok;
+}
+
+static int
+ref_integer(const uint8_t *d, size_t len)
+{
+	size_t		s = 0,
+				e = len,
+				i;
+
+	while (s < e && isspace(d[s]))
+		s++;
+	while (e > s && isspace(d[e - 1]))
+		e--;
+	i = s;
+	if (i < e && (d[i] == '+' || d[i] == '-'))
+		i++;
+	if (i == e)
+		return 0;
+	for (; i < e; i++)
+		if (!isdigit(d[i]))
+			return 0;
+	return 1;
+}
+
+/* The Unicode Standard, Table 3-7: Well-Formed UTF-8 Byte Sequences */
+static int
+ref_utf8(const uint8_t *s, size_t len)
+{
+	size_t		i = 0;
+
+	while (i < len)
+	{
+		uint8_t		c = s[i];
+		uint8_t		lo = 0x80,
+					hi = 0xbf;
+		size_t		n;
+
+		if (c == 0x00)
+			return 0;
+		if (c <= 0x7f)
+		{
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c == 0xe0)
+			n = 2, lo = 0xa0;
+		else if (c >= 0xe1 && c <= 0xec)
+			n = 2;
+		else if (c == 0xed)
+			n = 2, hi = 0x9f;
+		else if (c >= 0xee && c <= 0xef)
+			n = 2;
+		else if (c == 0xf0)
+			n = 3, lo = 0x90;
+		else if (c >= 0xf1 && c <= 0xf3)
+			n = 3;
+		else if (c == 0xf4)
+			n = 3, hi = 0x8f;
+		else
+			return 0;
+		if (len - i - 1 < n)
+			return 0;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint32_t	flags;
+	size_t		limit;
+	const uint8_t *val;
+	size_t		len;
+	int			kind;
+
+	if (size < 5 || size > 256 * 1024)
+		return 0;
+	flags = (uint32_t) data[0] | (uint32_t) data[1] << 8 |
+		(uint32_t) data[2] << 16 | (uint32_t) data[3] << 24;
+	limit = (size_t) data[4] * 256;
+	val = data + 5;
+	len = size - 5;
+
+	/* flags */
+	kind = pmc_value_kind(flags);
+	if (kind != ref_kind(flags))
+	{
+		fprintf(stderr, "pmc_value_kind(%u) = %d, expected %d\n", flags, kind, ref_kind(flags));
+		abort();
+	}
+
+	/* zlib: a copy of exactly len bytes, so ASan sees any overread */
+	{
+		char	   *in = malloc(len ? len : 1);
+		char	   *out = NULL;
+		size_t		outlen = 0;
+		uint8_t    *ref = malloc(limit + 1);
+		size_t		reflen = 0;
+		int			ref_ok;
+		PmcInflateResult rc;
+
+		memcpy(in, val, len);
+		last_alloc = NULL;
+		rc = pmc_inflate(in, len, limit, fuzz_alloc, &out, &outlen);
+		ref_ok = ref_inflate(val, len, limit, ref, &reflen);
+		if ((rc == PMC_INFLATE_OK) != ref_ok)
+		{
+			fprintf(stderr, "pmc_inflate says %d, zlib says %s (limit %zu, %zu bytes out)\n",
+					rc, ref_ok ? "ok" : "not ok", limit, reflen);
+			abort();
+		}
+		if (rc == PMC_INFLATE_OK)
+		{
+			if (out == NULL || outlen > limit || outlen != reflen ||
+				memcmp(out, ref, outlen) != 0 || out[outlen] != '\0')
+				abort();
+		}
+		else if (out != NULL || outlen != 0)
+			abort();
+		free(last_alloc);
+		free(ref);
+		free(in);
+	}
+
+	/* integers, on an exact-size copy */
+	{
+		char	   *copy = malloc(len ? len : 1);
+		const char *digits = NULL;
+		size_t		ndigits = 0;
+		bool		ok;
+
+		memcpy(copy, val, len);
+		ok = pmc_integer_text(copy, len, &digits, &ndigits);
+		if (ok != ref_integer(val, len))
+			abort();
+		if (ok)
+		{
+			if (digits < copy || ndigits == 0 || digits + ndigits > copy + len)
+				abort();
+			for (size_t i = 0; i < ndigits; i++)
+				if (!isdigit((unsigned char) digits[i]) &&
+					!(i == 0 && (digits[i] == '-' || digits[i] == '+')))
+					abort();
+		}
+		free(copy);
+	}
+
+	/* UTF-8, on an exact-size copy */
+	{
+		char	   *copy = malloc(len ? len : 1);
+
+		memcpy(copy, val, len);
+		if (pmc_utf8_valid(copy, len) != (bool) ref_utf8(val, len))
+		{
+			fprintf(stderr, "pmc_utf8_valid disagrees with the Unicode table\n");
+			abort();
+		}
+		free(copy);
+	}
+	return 0;
+}
