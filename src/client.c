@@ -35,6 +35,14 @@
 
 static memcached_st *client = NULL;
 static bool client_stale = true;
+
+/*
+ * The result buffer single-key reads fetch into: libmemcached grows it and
+ * keeps it, so a read allocates nothing (a malloc'd copy per value made
+ * glibc give its heap back and fault it in again on every large read).
+ */
+static memcached_result_st client_result_storage;
+static memcached_result_st *client_result = NULL;
 static bool io_pending = false;
 static bool callbacks_registered = false;
 
@@ -84,6 +92,11 @@ client_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 static void
 client_exit_callback(int code, Datum arg)
 {
+	if (client_result != NULL)
+	{
+		memcached_result_free(client_result);
+		client_result = NULL;
+	}
 	if (client != NULL)
 	{
 		memcached_free(client);
@@ -269,9 +282,21 @@ build_client(void)
 				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary.")));
 	}
 
+	if (client_result != NULL)
+		memcached_result_free(client_result);
+	client_result = NULL;
 	if (client != NULL)
 		memcached_free(client);
 	client = mc;
+	/*
+	 * Our own storage, not libmemcached's: a result it allocated itself is
+	 * freed by memcached_fetch_result() at the end of a fetch.
+	 */
+	client_result = memcached_result_create(client, &client_result_storage);
+	if (client_result == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 	io_pending = false;
 	if (built_signature)
 		pfree(built_signature);
@@ -352,6 +377,12 @@ pmc_client(void)
 	if (unlikely(sasl_probe_pending))
 		probe_sasl_requirement(client);
 	return client;
+}
+
+memcached_result_st *
+pmc_client_result(void)
+{
+	return client_result;
 }
 
 void

@@ -372,9 +372,12 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 			}
 		case PMC_KIND_TEXT:
 		case PMC_KIND_JSON:
-			if (!pmc_utf8_valid(data, len))
+			/* PostgreSQL's checker: no NUL, no surrogates, fast on ASCII */
+			if (!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
 				return miss(isnull, key, "text that is not valid UTF-8");
-			textform = pg_any_to_server(data, len, PG_UTF8);
+			/* in a UTF-8 database that check was the conversion */
+			textform = (GetDatabaseEncoding() == PG_UTF8) ? unconstify(char *, data)
+				: pg_any_to_server(data, len, PG_UTF8);
 			if (typid == TEXTOID)
 				return PointerGetDatum(cstring_to_text_with_len(textform,
 																(textform == data) ? len : strlen(textform)));

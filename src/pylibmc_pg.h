@@ -54,6 +54,7 @@ extern void pmc_define_gucs(void);
 /* ---------- client.c ---------- */
 
 extern memcached_st *pmc_client(void);
+extern memcached_result_st *pmc_client_result(void);
 extern void pmc_mark_client_stale(void);
 extern void pmc_disconnect_all(void);
 extern bool pmc_client_is_udp(void);

@@ -3,8 +3,9 @@
  * reads.c
  *	  mc_get, mc_gets and mc_get_raw.
  *
- * libmemcached returns values in malloc'd memory: each is freed on every
- * path, ERROR included (PG_FINALLY).
+ * Values are read into the client's own result buffer (see client.c), so
+ * no libmemcached memory is allocated per call, and none can leak on an
+ * ERROR.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,10 +20,13 @@ PG_FUNCTION_INFO_V1(pylibmc_pg_get);
 PG_FUNCTION_INFO_V1(pylibmc_pg_gets);
 PG_FUNCTION_INFO_V1(pylibmc_pg_get_raw);
 
-/* One value as read: malloc'd by libmemcached, or NULL for a miss */
+/*
+ * One value as read.  data points into the client's result buffer: valid
+ * until the next request.
+ */
 typedef struct RawValue
 {
-	char	   *data;
+	const char *data;
 	size_t		len;
 	uint32_t	flags;
 	uint64_t	cas;
@@ -30,97 +34,67 @@ typedef struct RawValue
 } RawValue;
 
 /*
- * Read one key (with its CAS token when with_cas).  Returns false on a miss
- * or on a failure that on_error turns into a miss.
+ * Read one key with one multi-get of one key, into the client's result
+ * buffer, and read to the end (END), so nothing is left on the socket.
+ * Returns false on a miss or on a failure that on_error turns into a miss.
  */
 static bool
-read_one(memcached_st *mc, const char *key, size_t keylen, bool with_cas, RawValue *raw)
+read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw)
 {
+	memcached_result_st *buffer = pmc_client_result();
 	memcached_return_t rc;
 	instr_time	start;
+	const char *keys[1] = {key};
+	size_t		lens[1] = {keylen};
 
 	memset(raw, 0, sizeof(*raw));
 	INSTR_TIME_SET_CURRENT(start);
 	pmc_io_begin(mc);
-	if (!with_cas)
+	rc = memcached_mget(mc, keys, lens, 1);
+	if (rc == MEMCACHED_SUCCESS)
 	{
-		raw->data = memcached_get(mc, key, keylen, &raw->len, &raw->flags, &rc);
-		/* an empty value may come back as NULL with SUCCESS */
-		raw->found = (rc == MEMCACHED_SUCCESS);
-	}
-	else
-	{
-		const char *keys[1] = {key};
-		size_t		lens[1] = {keylen};
-		memcached_result_st result_buf;
 		memcached_result_st *result;
 
-		rc = memcached_mget(mc, keys, lens, 1);
-		if (rc == MEMCACHED_SUCCESS)
+		while ((result = memcached_fetch_result(mc, raw->found ? NULL : buffer, &rc)) != NULL)
 		{
-			memcached_result_create(mc, &result_buf);
-			/* read to the end: the value, then END */
-			while ((result = memcached_fetch_result(mc, &result_buf, &rc)) != NULL)
+			if (raw->found)
 			{
-				size_t		len = memcached_result_length(result);
-
-				if (!raw->found && memcached_result_key_length(result) == keylen &&
-					memcmp(memcached_result_key_value(result), key, keylen) == 0)
-				{
-					raw->data = malloc(len + 1);
-					if (raw->data == NULL)
-					{
-						rc = MEMCACHED_MEMORY_ALLOCATION_FAILURE;
-						break;
-					}
-					memcpy(raw->data, memcached_result_value(result), len);
-					raw->len = len;
-					raw->flags = memcached_result_flags(result);
-					raw->cas = memcached_result_cas(result);
-					raw->found = true;
-				}
+				/* more than we asked for: read it, drop it */
+				memcached_result_free(result);
+				continue;
 			}
-			memcached_result_free(&result_buf);
-			if (rc == MEMCACHED_END)
-				rc = raw->found ? MEMCACHED_SUCCESS : MEMCACHED_NOTFOUND;
+			if (memcached_result_key_length(result) == keylen &&
+				memcmp(memcached_result_key_value(result), key, keylen) == 0)
+			{
+				raw->data = memcached_result_value(result);
+				raw->len = memcached_result_length(result);
+				raw->flags = memcached_result_flags(result);
+				raw->cas = memcached_result_cas(result);
+				raw->found = true;
+			}
 		}
+		if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)
+			rc = MEMCACHED_SUCCESS;
 	}
 	pmc_io_end();
 
-	if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+	if (rc == MEMCACHED_SUCCESS)
 	{
 		pmc_stats_count(mc, PMC_OP_GET, key, keylen, raw->found ? PMC_HIT : PMC_MISS,
 						keylen, raw->len, start);
 		return raw->found;
 	}
-	if (raw->data)
-		free(raw->data);
-	raw->data = NULL;
 	raw->found = false;
 	pmc_stats_count(mc, PMC_OP_GET, key, keylen, PMC_ERROR, keylen, 0, start);
 	pmc_failure(mc, rc, "get", key, keylen);
 	return false;
 }
 
-/* Decode a raw value as typid, freeing it whatever happens */
 static Datum
-decode_and_free(RawValue *raw, Oid typid, const char *key, size_t keylen, bool *isnull)
+decode_raw(RawValue *raw, Oid typid, const char *key, size_t keylen, bool *isnull)
 {
-	Datum		result = (Datum) 0;
-
-	PG_TRY();
-	{
-		result = pmc_decode(raw->data ? raw->data : "", raw->len, raw->flags,
-							typid, key, keylen, isnull);
-	}
-	PG_FINALLY();
-	{
-		if (raw->data)
-			free(raw->data);
-		raw->data = NULL;
-	}
-	PG_END_TRY();
-	return result;
+	return pmc_decode(raw->data ? raw->data : "", raw->len, raw->flags,
+					  typid, key, keylen, isnull);
 }
 
 /*
@@ -145,9 +119,9 @@ pylibmc_pg_get(PG_FUNCTION_ARGS)
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get");
 	mc = pmc_client();
-	if (!read_one(mc, key, keylen, false, &raw))
+	if (!read_one(mc, key, keylen, &raw))
 		PG_RETURN_NULL();
-	result = decode_and_free(&raw, typid, key, keylen, &isnull);
+	result = decode_raw(&raw, typid, key, keylen, &isnull);
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
@@ -185,11 +159,11 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mc_gets requires the cas behavior"),
 				 errhint("Remove \"cas=false\" from pylibmc_pg.behaviors.")));
-	if (read_one(mc, key, keylen, true, &raw))
+	if (read_one(mc, key, keylen, &raw))
 	{
 		uint64_t	cas = raw.cas;
 
-		values[0] = decode_and_free(&raw, typid, key, keylen, &nulls[0]);
+		values[0] = decode_raw(&raw, typid, key, keylen, &nulls[0]);
 		if (!nulls[0])
 		{
 			values[1] = Int64GetDatum((int64) cas);
@@ -221,19 +195,13 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get_raw");
 	mc = pmc_client();
-	if (read_one(mc, key, keylen, false, &raw))
+	if (read_one(mc, key, keylen, &raw))
 	{
-		bytea	   *b = palloc_extended(raw.len + VARHDRSZ, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		bytea	   *b = palloc_extended(raw.len + VARHDRSZ, MCXT_ALLOC_HUGE);
 
-		if (b == NULL)
-		{
-			free(raw.data);
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		}
 		SET_VARSIZE(b, raw.len + VARHDRSZ);
 		if (raw.len)
 			memcpy(VARDATA(b), raw.data, raw.len);
-		free(raw.data);
 		values[0] = PointerGetDatum(b);
 		values[1] = Int32GetDatum((int32) raw.flags);
 		nulls[0] = nulls[1] = false;
