@@ -213,21 +213,17 @@ pylibmc_pg_set_raw(PG_FUNCTION_ARGS)
 }
 
 /*
- * Delete now, or (ttl > 0) let the key expire in ttl seconds: memcached
- * refuses "delete key time", so that is a touch.  True when the key existed.
+ * Send a delete, or a touch to a new ttl.  True when the key existed.
  */
-bool
-pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl)
+static bool
+delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time_t ttl)
 {
 	memcached_return_t rc;
 	instr_time	start;
-	PmcOp		op = ttl > 0 ? PMC_OP_TOUCH : PMC_OP_DELETE;
 
-	if (ttl > 0)
-		pmc_forbid_udp("mc_delete with a ttl");
 	INSTR_TIME_SET_CURRENT(start);
 	pmc_io_begin(mc);
-	if (ttl > 0)
+	if (op == PMC_OP_TOUCH)
 		rc = memcached_touch(mc, key, keylen, ttl);
 	else
 		rc = memcached_delete(mc, key, keylen, 0);
@@ -247,6 +243,21 @@ pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl)
 	}
 }
 
+/*
+ * Delete now, or (ttl > 0) let the key expire in ttl seconds: memcached
+ * refuses "delete key time", so that is a touch.  True when the key existed.
+ */
+bool
+pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl)
+{
+	if (ttl > 0)
+	{
+		pmc_forbid_udp("mc_delete with a ttl");
+		return delete_or_touch(mc, PMC_OP_TOUCH, key, keylen, ttl);
+	}
+	return delete_or_touch(mc, PMC_OP_DELETE, key, keylen, 0);
+}
+
 Datum
 pylibmc_pg_delete(PG_FUNCTION_ARGS)
 {
@@ -263,26 +274,7 @@ pylibmc_pg_touch(PG_FUNCTION_ARGS)
 	size_t		keylen;
 	char	   *key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(1));
-	memcached_st *mc;
-	memcached_return_t rc;
-	instr_time	start;
 
 	pmc_forbid_udp("mc_touch");
-	mc = pmc_client();
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
-	rc = memcached_touch(mc, key, keylen, ttl);
-	pmc_io_end();
-	if (rc == MEMCACHED_SUCCESS)
-	{
-		pmc_stats_count(mc, PMC_OP_TOUCH, key, keylen, PMC_HIT, keylen, 0, start);
-		PG_RETURN_BOOL(true);
-	}
-	if (rc == MEMCACHED_NOTFOUND)
-	{
-		pmc_stats_count(mc, PMC_OP_TOUCH, key, keylen, PMC_MISS, keylen, 0, start);
-		PG_RETURN_BOOL(false);
-	}
-	pmc_stats_count(mc, PMC_OP_TOUCH, key, keylen, PMC_ERROR, keylen, 0, start);
-	PG_RETURN_BOOL(pmc_failure(mc, rc, "touch", key, keylen));
+	PG_RETURN_BOOL(delete_or_touch(pmc_client(), PMC_OP_TOUCH, key, keylen, ttl));
 }
