@@ -6,18 +6,21 @@
 # for all the keys with one get_multi.
 #
 #   - modula (the default): 3000 keys within 10% of even;
-#   - ketama=true: within 20% of even (the continuum's points come from the
-#     host:port strings, which are random ports here: 10% fails for about a
-#     quarter of port triples, with libmemcached and pylibmc alike), and the
-#     placement is exactly pylibmc's: pylibmc with the same servers and
-#     behaviors reads every key SQL wrote;
+#   - ketama=true: within 30% of even, and the placement is exactly
+#     pylibmc's: pylibmc with the same servers and behaviors reads every key
+#     SQL wrote.  The continuum's points come from the host:port strings, and
+#     the ports are random here: the spread is libmemcached's (pylibmc's is
+#     the same) and varies from run to run, by 8% (one standard deviation)
+#     per server; 10% failed for about a quarter of port triples, 20% once
+#     in a dozen runs (1204 keys).  The exact pylibmc check is what proves
+#     the distribution is honoured;
 #   - one server down, on_error=ignore: exactly that server's keys are lost,
 #     every other read is served, with no WARNING; on_error=error names it;
 #   - remove_failed=1 (with retry_timeout=1, dead_timeout=60, pylibmc's
 #     failover recipe): writes re-route to the live servers once libmemcached
 #     ejects the dead one (after failure_limit = 5 failed retries), and what
 #     they wrote reads back;
-#   - weights host:port:weight with ketama_weighted=true: shares within 20%
+#   - weights host:port:weight with ketama_weighted=true: shares within 30%
 #     of 1:2:3 (same reason), placement exactly pylibmc's;
 #   - a fourth server remaps between 15% and 35% of the keys, and exactly
 #     those the fourth server now owns.
@@ -81,7 +84,7 @@ for i in 1 2 3; do
 	addr_var="C$i"
 	n=$(count_on "${!addr_var}" dk:)
 	KCOUNT[$i]=$n
-	between "$n" 800 1200 "ketama: server $i holds $n keys (within 20% of 1000)"
+	between "$n" 700 1300 "ketama: server $i holds $n keys (within 30% of 1000)"
 	total=$((total + ${n:-0}))
 done
 is "$total" "$N" "ketama: each key is on exactly one server"
@@ -129,7 +132,7 @@ for i in 1 2 3; do
 	addr_var="C$i"
 	n=$(count_on "${!addr_var}" dw:)
 	want=$((N * i / 6))
-	between "$n" $((want * 8 / 10)) $((want * 12 / 10)) "weights: server $i (weight $i) holds $n keys (within 20% of $want)"
+	between "$n" $((want * 7 / 10)) $((want * 13 / 10)) "weights: server $i (weight $i) holds $n keys (within 30% of $want)"
 done
 is "$(pylibmc_reads "$W" '{"ketama": true, "ketama_weighted": true}' dw:)" "$N" \
 	"weights: pylibmc with the same weights finds every key where SQL put it"

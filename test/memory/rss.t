@@ -18,7 +18,7 @@ source test/fault/lib.sh
 
 GETS=${PMC_RSS_GETS:-200000}
 MULTIS=${PMC_RSS_MULTIS:-100000}
-tap_plan 7
+tap_plan 6
 fault_db pmc_memory_rss
 mc_private ADDR memory-rss -m 32 || { echo "Bail out! cannot start memcached"; exit 1; }
 
