@@ -135,8 +135,10 @@ SELECT (mc_gets('cfg:k')).value;
 SET pylibmc_pg.behaviors = 'connect_timeout=500, send_timeout=2000000, receive_timeout=2000000, _poll_timeout=1500';
 SELECT * FROM pg_temp.behaviors('connect_timeout', 'send_timeout', 'receive_timeout', '_poll_timeout');
 SELECT mc_get('cfg:k');
-SET pylibmc_pg.behaviors = 'num_replicas=1, auto_eject=true, retry_timeout=3, remove_failed=1, failure_limit=2, dead_timeout=10';
+SET pylibmc_pg.behaviors = 'num_replicas=0, auto_eject=true, retry_timeout=3, remove_failed=1, failure_limit=2, dead_timeout=10';
 SELECT * FROM pg_temp.behaviors('num_replicas', 'auto_eject', 'retry_timeout', 'remove_failed', 'failure_limit', 'dead_timeout');
+-- replicas make libmemcached 1.1.4 misread replies: refused
+SET pylibmc_pg.behaviors = 'num_replicas=1';
 -- _retry_timeout is an alias of retry_timeout
 SET pylibmc_pg.behaviors = '_retry_timeout=4';
 SELECT * FROM pg_temp.behaviors('retry_timeout', '_retry_timeout');

@@ -541,6 +541,18 @@ parse_behavior_value(const PmcBehaviorInfo *info, const char *text, int64_t *val
 						  info->name, text);
 				return false;
 			}
+
+			/*
+			 * libmemcached 1.1.4 sends deletes to replicas as quiet requests
+			 * and never reads the "not found" a replica answers, so a later
+			 * read returns the reply of the request before it: wrong values.
+			 */
+			if (info->id == MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS && num > 0)
+			{
+				set_error(errbuf, errlen, "behavior \"%s\" cannot be above 0: libmemcached leaves replicas' replies unread, so reads would return other keys' values",
+						  info->name);
+				return false;
+			}
 			*value = num;
 			return true;
 		case PMC_BK_HASH:
