@@ -669,6 +669,9 @@ server_for_message(memcached_st *mc, const char *key, size_t keylen)
 	}
 	if (instance == NULL)
 		instance = memcached_server_get_last_disconnect(mc);
+	/* a keyless operation (multi-get, stats, flush) on a single server */
+	if (instance == NULL && memcached_server_count(mc) == 1)
+		instance = memcached_server_instance_by_position(mc, 0);
 	if (instance == NULL)
 		return NULL;
 	if (memcached_server_port(instance) == 0)
