@@ -51,11 +51,7 @@ collect_stat(const memcached_instance_st *server, const char *key, size_t key_le
 		c->rows = repalloc(c->rows, c->capacity * sizeof(StatRow));
 	}
 	row = &c->rows[c->n++];
-	if (memcached_server_port(server) == 0)
-		row->server = pstrdup(memcached_server_name(server));
-	else
-		row->server = psprintf("%s:%u", memcached_server_name(server),
-							   (unsigned) memcached_server_port(server));
+	row->server = pmc_instance_name(server);
 	row->name = pnstrdup(key, key_length);
 	row->value = pnstrdup(value, value_length);
 	return MEMCACHED_SUCCESS;

@@ -111,9 +111,9 @@ pmc_mark_client_stale(void)
 }
 
 /*
- * Everything the client is built from, as one string.  The password is
- * part of it only as a flag plus a hash-free comparison: it is kept in
- * backend memory anyway (the GUC), never printed.
+ * Everything the client is built from, as one string, compared when a
+ * setting was assigned.  It holds the password: it stays in backend memory
+ * (as the GUC itself does) and is never printed.
  */
 static char *
 settings_signature(void)
@@ -163,15 +163,6 @@ check_settings_combination(void)
 				 errhint("SET pylibmc_pg.\"binary\" = off, or use TCP servers.")));
 }
 
-static const char *
-behavior_name(int id)
-{
-	for (int i = 0; i < pmc_behavior_table_size; i++)
-		if (pmc_behavior_table[i].id == id)
-			return pmc_behavior_table[i].name;
-	return "?";
-}
-
 /*
  * Configure a fresh memcached_st.  Returns NULL on success, or a message
  * (in the caller's memory context) when libmemcached refused something;
@@ -211,7 +202,7 @@ configure_client(memcached_st *mc)
 			rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
 			if (rc != MEMCACHED_SUCCESS)
 				return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
-								behavior_name(s->id), (long long) s->value,
+								pmc_behavior_name(s->id), (long long) s->value,
 								memcached_strerror(mc, rc));
 		}
 	}
@@ -337,13 +328,12 @@ probe_sasl_requirement(memcached_st *mc)
 		if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM ||
 			rc == MEMCACHED_AUTH_CONTINUE)
 		{
-			const memcached_instance_st *inst = memcached_server_instance_by_position(mc, index);
+			char	   *name = pmc_instance_name(memcached_server_instance_by_position(mc, index));
 
 			reset_connections();
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-					 errmsg("memcached server %s:%u requires SASL authentication",
-							memcached_server_name(inst), (unsigned) memcached_server_port(inst)),
+					 errmsg("memcached server %s requires SASL authentication", name),
 					 errhint("Set pylibmc_pg.username and pylibmc_pg.password.")));
 		}
 		if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
@@ -655,6 +645,19 @@ rc_hint(memcached_return_t rc)
 	}
 }
 
+/*
+ * How a server is named everywhere (messages, mc_stats, mc_client_stats):
+ * "host:port", or the socket path.  palloc'd.
+ */
+char *
+pmc_instance_name(const memcached_instance_st *instance)
+{
+	if (memcached_server_port(instance) == 0)
+		return pstrdup(memcached_server_name(instance));
+	return psprintf("%s:%u", memcached_server_name(instance),
+					(unsigned) memcached_server_port(instance));
+}
+
 /* "host:port" of the server a key maps to, or of the last failure */
 static char *
 server_for_message(memcached_st *mc, const char *key, size_t keylen)
@@ -674,10 +677,7 @@ server_for_message(memcached_st *mc, const char *key, size_t keylen)
 		instance = memcached_server_instance_by_position(mc, 0);
 	if (instance == NULL)
 		return NULL;
-	if (memcached_server_port(instance) == 0)
-		return pstrdup(memcached_server_name(instance));
-	return psprintf("%s:%u", memcached_server_name(instance),
-					(unsigned) memcached_server_port(instance));
+	return pmc_instance_name(instance);
 }
 
 bool

@@ -469,6 +469,16 @@ name_of(const NamedValue *table, uint64_t value)
 	return NULL;
 }
 
+/* pylibmc's name of a libmemcached behavior (the first, not an alias) */
+const char *
+pmc_behavior_name(int id)
+{
+	for (int i = 0; i < pmc_behavior_table_size; i++)
+		if (pmc_behavior_table[i].id == id)
+			return pmc_behavior_table[i].name;
+	return "?";
+}
+
 const char *
 pmc_hash_name(uint64_t value)
 {

@@ -117,16 +117,9 @@ check_behaviors(char **newval, void **extra, GucSource source)
 										(uint64_t) list->settings[i].value);
 			if (rc != MEMCACHED_SUCCESS)
 			{
-				const char *name = "?";
-
-				for (int j = 0; j < pmc_behavior_table_size; j++)
-					if (pmc_behavior_table[j].id == list->settings[i].id)
-					{
-						name = pmc_behavior_table[j].name;
-						break;
-					}
 				GUC_check_errdetail("libmemcached refuses behavior \"%s\" = %lld: %s.",
-									name, (long long) list->settings[i].value,
+									pmc_behavior_name(list->settings[i].id),
+									(long long) list->settings[i].value,
 									memcached_strerror(scratch, rc));
 				memcached_free(scratch);
 				pmc_guc_free_raw(list);

@@ -323,10 +323,7 @@ server_name(memcached_st *mc, int index)
 	if (index < 0 || (uint32_t) index >= memcached_server_count(mc))
 		return pstrdup("(unknown)");
 	inst = memcached_server_instance_by_position(mc, (uint32_t) index);
-	if (memcached_server_port(inst) == 0)
-		return pstrdup(memcached_server_name(inst));
-	return psprintf("%s:%u", memcached_server_name(inst),
-					(unsigned) memcached_server_port(inst));
+	return pmc_instance_name(inst);
 }
 
 /*

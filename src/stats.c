@@ -91,15 +91,10 @@ pmc_stats_reset_servers(memcached_st *mc)
 	nserver_slots = (int) count;
 	for (uint32_t i = 0; i < count; i++)
 	{
-		const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
-		char		name[PMC_MAX_HOST_LEN + 16];
+		char	   *name = pmc_instance_name(memcached_server_instance_by_position(mc, i));
 
-		if (memcached_server_port(inst) == 0)
-			snprintf(name, sizeof(name), "%s", memcached_server_name(inst));
-		else
-			snprintf(name, sizeof(name), "%s:%u", memcached_server_name(inst),
-					 (unsigned) memcached_server_port(inst));
 		server_slot[i] = slot_for_name(name);
+		pfree(name);
 	}
 }
 

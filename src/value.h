@@ -53,6 +53,5 @@ extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
 									pmc_alloc_fn alloc, char **out, size_t *outlen);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
-extern bool pmc_utf8_valid(const char *data, size_t len);
 
 #endif							/* PYLIBMC_PG_VALUE_H */

@@ -1,7 +1,7 @@
 /*
  * fuzz_value.c: libFuzzer harness for src/value.c, the code that reads what
  * a memcached server (or a hostile one) sends back: flags, zlib streams,
- * integers and UTF-8.
+ * and integers.
  *
  * Input layout: 4 bytes of flags (little-endian), 1 byte choosing the
  * inflate limit (n * 256 bytes, so 0..65280: a small limit, as the
@@ -12,9 +12,8 @@
  *                       inflate into a buffer of limit + 1 bytes; never more
  *                       than limit bytes; a NUL after the result;
  *   pmc_integer_text  - same verdict as [blanks][sign]digits[blanks], and
- *                       the digits it points at lie inside the input;
- *   pmc_utf8_valid    - same verdict as the Unicode well-formed byte
- *                       sequence table (3-7), with NUL refused.
+ *                       the digits it points at lie inside the input.
+ * (UTF-8 is checked by PostgreSQL's own pg_verify_mbstr in the extension.)
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -103,56 +102,6 @@ ref_integer(const uint8_t *d, size_t len)
 	return 1;
 }
 
-/* The Unicode Standard, Table 3-7: Well-Formed UTF-8 Byte Sequences */
-static int
-ref_utf8(const uint8_t *s, size_t len)
-{
-	size_t		i = 0;
-
-	while (i < len)
-	{
-		uint8_t		c = s[i];
-		uint8_t		lo = 0x80,
-					hi = 0xbf;
-		size_t		n;
-
-		if (c == 0x00)
-			return 0;
-		if (c <= 0x7f)
-		{
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 1;
-		else if (c == 0xe0)
-			n = 2, lo = 0xa0;
-		else if (c >= 0xe1 && c <= 0xec)
-			n = 2;
-		else if (c == 0xed)
-			n = 2, hi = 0x9f;
-		else if (c >= 0xee && c <= 0xef)
-			n = 2;
-		else if (c == 0xf0)
-			n = 3, lo = 0x90;
-		else if (c >= 0xf1 && c <= 0xf3)
-			n = 3;
-		else if (c == 0xf4)
-			n = 3, hi = 0x8f;
-		else
-			return 0;
-		if (len - i - 1 < n)
-			return 0;
-		if (s[i + 1] < lo || s[i + 1] > hi)
-			return 0;
-		for (size_t k = 2; k <= n; k++)
-			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
-				return 0;
-		i += n + 1;
-	}
-	return 1;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -234,17 +183,5 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(copy);
 	}
 
-	/* UTF-8, on an exact-size copy */
-	{
-		char	   *copy = malloc(len ? len : 1);
-
-		memcpy(copy, val, len);
-		if (pmc_utf8_valid(copy, len) != (bool) ref_utf8(val, len))
-		{
-			fprintf(stderr, "pmc_utf8_valid disagrees with the Unicode table\n");
-			abort();
-		}
-		free(copy);
-	}
 	return 0;
 }
