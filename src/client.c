@@ -37,6 +37,15 @@ static memcached_st *client = NULL;
 static bool client_stale = true;
 
 /*
+ * A clone of the client for the ASCII commit-time delete batches of
+ * invalidate.c, with NOREPLY and BUFFER_REQUESTS set once: setting
+ * BUFFER_REQUESTS on the main client per batch made libmemcached close its
+ * connections each time, and the reconnects cost more than the batch.
+ * Made at the first batch, freed with the client it was cloned from.
+ */
+static memcached_st *batch_client = NULL;
+
+/*
  * The result buffer single-key reads fetch into: libmemcached grows it and
  * keeps it, so a read allocates nothing (a malloc'd copy per value made
  * glibc give its heap back and fault it in again on every large read).
@@ -67,10 +76,20 @@ static bool auth_failed = false;
 static char *built_signature = NULL;
 
 static void
+free_batch_client(void)
+{
+	if (batch_client != NULL)
+		memcached_free(batch_client);
+	batch_client = NULL;
+}
+
+static void
 reset_connections(void)
 {
 	if (client != NULL)
 		memcached_quit(client);
+	if (batch_client != NULL)
+		memcached_quit(batch_client);
 	io_pending = false;
 }
 
@@ -97,6 +116,7 @@ client_exit_callback(int code, Datum arg)
 		memcached_result_free(client_result);
 		client_result = NULL;
 	}
+	free_batch_client();
 	if (client != NULL)
 	{
 		memcached_free(client);
@@ -276,6 +296,7 @@ build_client(void)
 	if (client_result != NULL)
 		memcached_result_free(client_result);
 	client_result = NULL;
+	free_batch_client();
 	if (client != NULL)
 		memcached_free(client);
 	client = mc;
@@ -369,6 +390,37 @@ pmc_client(void)
 	return client;
 }
 
+/*
+ * The client for quiet, buffered delete batches (ASCII over TCP or a UNIX
+ * socket only): the same servers and behaviors as pmc_client(), which the
+ * caller has called first, plus NOREPLY and BUFFER_REQUESTS.  Requests are
+ * sent by memcached_flush_buffers() or when libmemcached's buffer fills; a
+ * get on it (which flushes first) is the barrier.
+ */
+memcached_st *
+pmc_batch_client(void)
+{
+	Assert(client != NULL && !client_stale);
+	if (batch_client == NULL)
+	{
+		memcached_st *mc = memcached_clone(NULL, client);
+
+		if (mc == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("Could not create a memcached client.")));
+		if (memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1) != MEMCACHED_SUCCESS ||
+			memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1) != MEMCACHED_SUCCESS)
+		{
+			memcached_free(mc);
+			elog(ERROR, "could not configure the memcached batch client");
+		}
+		batch_client = mc;
+	}
+	return batch_client;
+}
+
 memcached_result_st *
 pmc_client_result(void)
 {
@@ -380,6 +432,8 @@ pmc_disconnect_all(void)
 {
 	if (client != NULL)
 		memcached_quit(client);
+	if (batch_client != NULL)
+		memcached_quit(batch_client);
 	io_pending = false;
 	auth_failed = false;
 }

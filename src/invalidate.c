@@ -30,17 +30,18 @@
  *	  pylibmc_pg.on_error = 'ignore' silences that warning.
  *
  * How the batch is sent (measured with libmemcached 1.1.4, memcached 1.6):
- *	- ASCII protocol: MEMCACHED_BEHAVIOR_NOREPLY is set for the batch
- *	  ("delete k noreply": the server sends nothing back, not even for a
- *	  missing key, so the connection cannot desynchronise), and from
- *	  PMC_BUFFER_MIN_KEYS keys on MEMCACHED_BEHAVIOR_BUFFER_REQUESTS too,
- *	  flushed every PMC_BATCH_KEYS keys.  Then one get per server that
- *	  received deletes, on the same connection, is a barrier: memcached
- *	  handles a connection's commands in order, so when the reply comes
- *	  back every delete before it has been applied (and a failed server
- *	  shows up).  The behaviors are restored in every case.  Setting
- *	  BUFFER_REQUESTS makes libmemcached close the connections (twice), so
- *	  small batches skip it.
+ *	- ASCII protocol: the keys go through a clone of the client with
+ *	  MEMCACHED_BEHAVIOR_NOREPLY ("delete k noreply": the server sends
+ *	  nothing back, not even for a missing key, so the connection cannot
+ *	  desynchronise) and MEMCACHED_BEHAVIOR_BUFFER_REQUESTS set for good
+ *	  (client.c: pmc_batch_client), flushed every PMC_BATCH_KEYS keys.
+ *	  Then one get per server that received deletes, on the same
+ *	  connection, is a barrier: memcached handles a connection's commands
+ *	  in order, so when the reply comes back every delete before it has
+ *	  been applied (and a failed server shows up).  Setting those
+ *	  behaviors on the main client for each batch instead made libmemcached
+ *	  close its connections each time (measured: the reconnects cost more
+ *	  than a 10,000-key batch).
  *	- Binary protocol: one acknowledged delete per key.  Quiet deletes
  *	  (DELETEQ) answer a missing key with an error packet that libmemcached
  *	  does not expect: the next call reads it as its own reply (a wrong
@@ -86,12 +87,14 @@
 #include "access/htup_details.h"
 #include "access/parallel.h"
 #include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -100,9 +103,7 @@
 PG_FUNCTION_INFO_V1(pylibmc_pg_delete_on_commit);
 PG_FUNCTION_INFO_V1(pylibmc_pg_invalidate);
 
-/* from this many keys on, ASCII batches are also buffered */
-#define PMC_BUFFER_MIN_KEYS		1000
-/* buffered batches are flushed every this many keys */
+/* ASCII batches are flushed every this many keys */
 #define PMC_BATCH_KEYS			1000
 
 /* ---------- the pending queue ---------- */
@@ -169,7 +170,7 @@ push_level(int nestingLevel)
 	return level;
 }
 
-/* Add a key (already in UTF-8, checked) unless some level has it */
+/* Add a key to a level (at a merge of levels), copied into its memory */
 static void
 add_to_level(PendingLevel *level, const char *key, size_t len)
 {
@@ -191,24 +192,40 @@ add_to_level(PendingLevel *level, const char *key, size_t len)
 		entry->data = copy;
 }
 
+/*
+ * Queue a key (already in UTF-8, checked) unless some level has it.  The
+ * hash is computed once for every level's lookup and the insert.
+ */
 static void
 queue_key(const char *key, size_t len)
 {
 	int			my_level = GetCurrentTransactionNestLevel();
 	PendingKey	probe;
+	PendingKey *entry;
+	uint32		hash;
+	bool		found;
+	char	   *copy;
 
 	if (IsParallelWorker())
 		elog(ERROR, "cannot queue memcached deletes in a parallel worker");
 
 	probe.data = key;
 	probe.len = (uint32) len;
+	hash = pending_key_hash(&probe, sizeof(probe));
 	for (PendingLevel *l = pending; l != NULL; l = l->upper)
-		if (hash_search(l->keys, &probe, HASH_FIND, NULL) != NULL)
+		if (hash_search_with_hash_value(l->keys, &probe, hash, HASH_FIND, NULL) != NULL)
 			return;
 
 	if (pending == NULL || pending->nestingLevel < my_level)
 		push_level(my_level);
-	add_to_level(pending, key, len);
+	/* copy first: an entry must never point at memory that goes away */
+	copy = MemoryContextAlloc(pending->cxt, len + 1);
+	memcpy(copy, key, len);
+	copy[len] = '\0';
+	probe.data = copy;
+	entry = hash_search_with_hash_value(pending->keys, &probe, hash, HASH_ENTER, &found);
+	Assert(!found);
+	entry->data = copy;
 }
 
 static long
@@ -327,29 +344,16 @@ server_name(memcached_st *mc, int index)
 }
 
 /*
- * Send every key.  May ERROR (the caller turns it into a WARNING); the
- * behaviors changed here are put back by the caller through 'restore'.
+ * Send every key.  May ERROR (the caller turns it into a WARNING).  In
+ * ASCII, st->mc is the batch client (quiet, buffered): the keys go out in
+ * writes of libmemcached's buffer size, flushed every PMC_BATCH_KEYS keys
+ * so the server works while we still send, then the barrier.
  */
 static void
-send_keys(SendState *st, bool *noreply_set, bool *buffer_set)
+send_keys(SendState *st, bool quiet)
 {
 	memcached_st *mc = st->mc;
-	bool		udp = pmc_client_is_udp();
-	bool		binary = memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) != 0;
-	bool		quiet = !udp && !binary;
-	bool		buffered = quiet && st->nkeys >= PMC_BUFFER_MIN_KEYS;
 	long		since_flush = 0;
-
-	if (quiet)
-	{
-		*noreply_set = true;
-		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1);
-	}
-	if (buffered)
-	{
-		*buffer_set = true;
-		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1);
-	}
 
 	pmc_io_begin(mc);
 	for (long i = 0; i < st->nkeys; i++)
@@ -392,23 +396,20 @@ send_keys(SendState *st, bool *noreply_set, bool *buffer_set)
 		}
 		pmc_stats_count(mc, PMC_OP_INVALIDATE, key, len, outcome, len, 0, start);
 
-		if (buffered && ++since_flush >= PMC_BATCH_KEYS)
+		if (quiet && ++since_flush >= PMC_BATCH_KEYS)
 		{
 			(void) memcached_flush_buffers(mc);
 			since_flush = 0;
 		}
 	}
-	if (buffered)
-		(void) memcached_flush_buffers(mc);
 
 	/*
 	 * Barrier: one get per server that got quiet deletes, on the same
-	 * connection.  Its reply proves the deletes before it were applied.
+	 * connection (the get flushes what is still buffered first).  Its
+	 * reply proves the deletes before it were applied.
 	 */
 	if (quiet)
 	{
-		*noreply_set = false;
-		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
 		for (uint32_t s = 0; s < st->nservers; s++)
 		{
 			size_t		vlen;
@@ -432,17 +433,6 @@ send_keys(SendState *st, bool *noreply_set, bool *buffer_set)
 		}
 	}
 	pmc_io_end();
-}
-
-static void
-restore_behaviors(memcached_st *mc, bool noreply_set, bool buffer_set)
-{
-	if (mc == NULL)
-		return;
-	if (noreply_set)
-		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 0);
-	if (buffer_set)
-		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 0);
 }
 
 static void
@@ -483,8 +473,6 @@ send_pending_at_commit(void)
 	MemoryContext oldcxt = CurrentMemoryContext;
 	MemoryContext workcxt;
 	SendState	st;
-	volatile bool noreply_set = false;
-	volatile bool buffer_set = false;
 	memcached_st *volatile mc = NULL;
 
 	pending = NULL;
@@ -501,6 +489,7 @@ send_pending_at_commit(void)
 		HASH_SEQ_STATUS seq;
 		PendingKey *entry;
 		long		i = 0;
+		bool		quiet;
 
 		MemoryContextSwitchTo(workcxt);
 		memset(&st, 0, sizeof(st));
@@ -522,6 +511,11 @@ send_pending_at_commit(void)
 		}
 
 		mc = pmc_client();
+		/* ASCII over TCP or a socket: quiet deletes and a barrier */
+		quiet = !pmc_client_is_udp() &&
+			memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) == 0;
+		if (quiet)
+			mc = pmc_batch_client();
 		st.mc = mc;
 		st.nservers = Max(memcached_server_count(mc), 1);
 		st.sent = palloc0(st.nservers * sizeof(long));
@@ -531,9 +525,7 @@ send_pending_at_commit(void)
 		for (uint32_t s = 0; s < st.nservers; s++)
 			st.last[s] = -1;
 
-		send_keys(&st, (bool *) &noreply_set, (bool *) &buffer_set);
-		restore_behaviors(mc, noreply_set, buffer_set);
-		noreply_set = buffer_set = false;
+		send_keys(&st, quiet);
 		if (st.first_server >= 0)
 			pmc_disconnect_all();	/* a failed server may have left a reply */
 		report_failures(&st);
@@ -546,10 +538,7 @@ send_pending_at_commit(void)
 		edata = CopyErrorData();
 		FlushErrorState();
 		if (mc != NULL)
-		{
-			restore_behaviors(mc, noreply_set, buffer_set);
 			pmc_disconnect_all();
-		}
 		ereport(WARNING,
 				(errcode(edata->sqlerrcode),
 				 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
@@ -636,6 +625,9 @@ typedef struct TemplatePart
 	const char *literal;		/* NULL for a column */
 	int			len;			/* of the literal */
 	AttrNumber	attnum;			/* for a column */
+	Oid			typid;			/* the column's type, its storage, output */
+	bool		typbyval;
+	int16		typlen;
 	FmgrInfo	outfn;
 } TemplatePart;
 
@@ -756,11 +748,14 @@ parse_template(const char *tmpl, Relation rel, const char *trigger,
 		*dst = *src;
 		if (dst->literal == NULL)
 		{
+			Form_pg_attribute att = TupleDescAttr(desc, dst->attnum - 1);
 			Oid			typoutput;
 			bool		isvarlena;
 
-			getTypeOutputInfo(TupleDescAttr(desc, dst->attnum - 1)->atttypid,
-							  &typoutput, &isvarlena);
+			dst->typid = att->atttypid;
+			dst->typbyval = att->attbyval;
+			dst->typlen = att->attlen;
+			getTypeOutputInfo(att->atttypid, &typoutput, &isvarlena);
 			fmgr_info_cxt(typoutput, &dst->outfn, cxt);
 		}
 	}
@@ -800,6 +795,63 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 }
 
 /*
+ * A column's text form, as its output function writes it.  Integer keys
+ * (the usual case) skip the fmgr call and its palloc: pg_ltoa and
+ * pg_lltoa are what int4out and int8out use.
+ */
+static void
+append_column_text(StringInfo buf, TemplatePart *p, Datum value)
+{
+	char		digits[MAXINT8LEN + 1];
+
+	switch (p->typid)
+	{
+		case INT2OID:
+			pg_ltoa((int32) DatumGetInt16(value), digits);
+			break;
+		case INT4OID:
+			pg_ltoa(DatumGetInt32(value), digits);
+			break;
+		case INT8OID:
+			pg_lltoa(DatumGetInt64(value), digits);
+			break;
+		default:
+			appendStringInfoString(buf, OutputFunctionCall(&p->outfn, value));
+			return;
+	}
+	appendStringInfoString(buf, digits);
+}
+
+/*
+ * Do two row versions give a template the same key?  True when every
+ * column it uses is NULL in both or has the same bytes in both (the usual
+ * UPDATE, which leaves the key columns alone); false may still mean equal
+ * keys, which the caller then finds by comparing them.
+ */
+static bool
+same_key_columns(KeyTemplate *t, HeapTuple a, HeapTuple b, TupleDesc desc)
+{
+	for (int i = 0; i < t->nparts; i++)
+	{
+		TemplatePart *p = &t->parts[i];
+		Datum		va,
+					vb;
+		bool		na,
+					nb;
+
+		if (p->literal != NULL)
+			continue;
+		va = heap_getattr(a, p->attnum, desc, &na);
+		vb = heap_getattr(b, p->attnum, desc, &nb);
+		if (na != nb)
+			return false;
+		if (!na && !datumIsEqual(va, vb, p->typbyval, p->typlen))
+			return false;
+	}
+	return true;
+}
+
+/*
  * The key of one template for one row version, in UTF-8, or NULL when a
  * column it needs is NULL.
  */
@@ -823,7 +875,7 @@ build_key(KeyTemplate *t, HeapTuple tuple, TupleDesc desc, StringInfo buf, size_
 		value = heap_getattr(tuple, p->attnum, desc, &isnull);
 		if (isnull)
 			return NULL;
-		appendStringInfoString(buf, OutputFunctionCall(&p->outfn, value));
+		append_column_text(buf, p, value);
 	}
 	utf8 = pg_server_to_any(buf->data, buf->len, PG_UTF8);
 	*len = (utf8 == buf->data) ? (size_t) buf->len : strlen(utf8);
@@ -889,10 +941,12 @@ pylibmc_pg_invalidate(PG_FUNCTION_ARGS)
 
 		if (oldtuple != NULL)
 			oldkey = build_key(t, oldtuple, desc, &buf, &oldlen);
-		if (newtuple != NULL)
-			newkey = build_key(t, newtuple, desc, &buf, &newlen);
 		if (oldkey != NULL)
 			queue_key(oldkey, oldlen);
+		if (newtuple == NULL ||
+			(oldtuple != NULL && same_key_columns(t, oldtuple, newtuple, desc)))
+			continue;
+		newkey = build_key(t, newtuple, desc, &buf, &newlen);
 		if (newkey != NULL &&
 			!(oldkey != NULL && oldlen == newlen && memcmp(oldkey, newkey, newlen) == 0))
 			queue_key(newkey, newlen);

@@ -54,6 +54,7 @@ extern void pmc_define_gucs(void);
 /* ---------- client.c ---------- */
 
 extern memcached_st *pmc_client(void);
+extern memcached_st *pmc_batch_client(void);
 extern memcached_result_st *pmc_client_result(void);
 extern char *pmc_instance_name(const memcached_instance_st *instance);
 extern void pmc_mark_client_stale(void);
