@@ -269,6 +269,14 @@ pmc_mc_version_binary() {
 
 pmc__mc_dir() { printf '%s/fleet/%s\n' "$PMC_SCRATCH" "$1"; }
 
+# pmc__mc_host NAME: the loopback address NAME listens on (127.0.0.1 unless
+# it was started with PMC_MC_HOST).
+pmc__mc_host() {
+	local f
+	f="$(pmc__mc_dir "$1")/host"
+	if [[ -r "$f" ]]; then cat "$f"; else echo 127.0.0.1; fi
+}
+
 # pmc__pid_alive PID: true when PID is a live (possibly stopped) memcached,
 # not a zombie and not a recycled PID.
 pmc__pid_alive() {
@@ -292,7 +300,7 @@ pmc__mc_launch() {
 	mapfile -d '' -t args <"$dir/args"
 	cmd=(memcached -u memcache -P "$PMC_SCRATCH/mc/$name.pid")
 	if [[ "$mode" != unix ]]; then
-		cmd+=(-l 127.0.0.1 -p "$port")
+		cmd+=(-l "$(pmc__mc_host "$name")" -p "$port")
 		# UDP stays off unless asked for (explicit for older memcached).
 		[[ " ${args[*]} " == *" -U "* || " ${args[*]} " == *" --udp-port"* ]] || cmd+=(-U 0)
 	fi
@@ -323,8 +331,8 @@ pmc__mc_ready() {
 	dir=$(pmc__mc_dir "$1")
 	case "$(<"$dir/mode")" in
 	unix) pmc_mc_version "$(<"$dir/socket")" >/dev/null ;;
-	binary) pmc_mc_version_binary "127.0.0.1:$(<"$dir/port")" >/dev/null ;;
-	*) pmc_mc_version "127.0.0.1:$(<"$dir/port")" >/dev/null ;;
+	binary) pmc_mc_version_binary "$(pmc__mc_host "$1"):$(<"$dir/port")" >/dev/null ;;
+	*) pmc_mc_version "$(pmc__mc_host "$1"):$(<"$dir/port")" >/dev/null ;;
 	esac
 }
 
@@ -348,6 +356,9 @@ pmc__mc_await() {
 # socket path when ARGS hold `-s PATH`. Leading VAR=VALUE words are its
 # environment. `@PORT@` in ARGS is replaced by the chosen port (`-U @PORT@`:
 # UDP on the same port). UDP is off (-U 0) unless ARGS give -U.
+# PMC_MC_HOST=127.x.y.z and PMC_MC_PORT=N (shell variables) pick another
+# loopback address and a fixed port (no retry on another port if it is taken),
+# for tests whose outcome depends on the server names.
 #   port=$(pmc_mc_start victim -m 16); addr=$(pmc_mc_start sasl2 SASL_CONF_PATH=/x -S)
 pmc_mc_start() {
 	local name=$1
@@ -382,25 +393,30 @@ pmc_mc_start() {
 		*" -S "* | *" --enable-sasl "* | *" -B binary "* | *" --protocol=binary "*) mode=binary ;;
 		esac
 	fi
-	local dir log port=""
+	local dir log port="" host=${PMC_MC_HOST:-127.0.0.1} fixed_port=${PMC_MC_PORT:-}
 	dir=$(pmc__mc_dir "$name")
 	log="$PMC_SCRATCH/logs/memcached-$name.log"
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	printf '%s' "$mode" >"$dir/mode"
+	printf '%s' "$host" >"$dir/host"
 	printf '%s' "$socket" >"$dir/socket"
 	if ((${#envs[@]})); then printf '%s\0' "${envs[@]}" >"$dir/env"; else : >"$dir/env"; fi
 	if ((${#args[@]})); then printf '%s\0' "${args[@]}" >"$dir/args"; else : >"$dir/args"; fi
 	# A port found free can be taken before memcached binds it: retry then.
 	for _ in 1 2 3; do
-		if [[ $mode != unix ]]; then port=$(pmc_free_port) || return 1; fi
+		if [[ -n $fixed_port ]]; then
+			port=$fixed_port
+		elif [[ $mode != unix ]]; then
+			port=$(pmc_free_port) || return 1
+		fi
 		printf '%s' "$port" >"$dir/port"
 		pmc__mc_launch "$name"
 		if pmc__mc_await "$name"; then
-			if [[ $mode == unix ]]; then echo "$socket"; else echo "127.0.0.1:$port"; fi
+			if [[ $mode == unix ]]; then echo "$socket"; else echo "$host:$port"; fi
 			return 0
 		fi
-		pmc_mc_alive "$name" || [[ $mode == unix ]] || continue
+		pmc_mc_alive "$name" || [[ $mode == unix || -n $fixed_port ]] || continue
 		break
 	done
 	pmc_error "memcached '$name' did not start (log: $log)"
@@ -449,7 +465,7 @@ pmc_mc_addr() {
 		pmc_error "no memcached named '$1'"
 		return 1
 	}
-	if [[ "$(<"$dir/mode")" == unix ]]; then cat "$dir/socket"; else echo "127.0.0.1:$(<"$dir/port")"; fi
+	if [[ "$(<"$dir/mode")" == unix ]]; then cat "$dir/socket"; else echo "$(pmc__mc_host "$1"):$(<"$dir/port")"; fi
 	echo
 }
 
