@@ -712,25 +712,77 @@ pmc_instance_name(const memcached_instance_st *instance)
 					(unsigned) memcached_server_port(instance));
 }
 
-/* "host:port" of the server a key maps to, or of the last failure */
+/*
+ * For a keyless operation over several servers: the servers whose last
+ * error is this failure ("a, b"), else the one libmemcached last
+ * disconnected, else NULL.  libmemcached keeps each server's last error
+ * until the next one: matching this failure's code keeps an older failure
+ * of another kind out (for SOME_ERRORS, any server failure counts).
+ */
 static char *
-server_for_message(memcached_st *mc, const char *key, size_t keylen)
+failed_servers(memcached_st *mc, memcached_return_t rc, int *nnamed)
+{
+	StringInfoData names;
+	const memcached_instance_st *last;
+	uint32_t	count = memcached_server_count(mc);
+
+	initStringInfo(&names);
+	for (uint32_t i = 0; i < count; i++)
+	{
+		const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
+		memcached_return_t last_rc;
+		char	   *name;
+
+		if (inst == NULL)
+			continue;
+		last_rc = memcached_server_error_return(inst);
+		/* SOME_ERRORS sums up failures of several servers: name those */
+		if (last_rc != rc &&
+			!(rc == MEMCACHED_SOME_ERRORS && pmc_rc_is_server_failure(last_rc)))
+			continue;
+		name = pmc_instance_name(inst);
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "", name);
+		pfree(name);
+		(*nnamed)++;
+	}
+	if (names.len > 0)
+		return names.data;
+	pfree(names.data);
+	last = memcached_server_get_last_disconnect(mc);
+	if (last == NULL)
+		return NULL;
+	*nnamed = 1;
+	return pmc_instance_name(last);
+}
+
+/*
+ * The server(s) to name in a failure's message: the one a key maps to;
+ * for a keyless operation, the only server, or those that failed.
+ */
+static char *
+server_for_message(memcached_st *mc, memcached_return_t rc,
+				   const char *key, size_t keylen, int *nnamed)
 {
 	const memcached_instance_st *instance = NULL;
+	uint32_t	count = memcached_server_count(mc);
 
+	*nnamed = 0;
 	if (key != NULL && keylen > 0)
 	{
 		memcached_return_t ignored;
 
 		instance = memcached_server_by_key(mc, key, keylen, &ignored);
 	}
+	/* a keyless operation (multi-get, stats, flush) on a single server */
+	if (instance == NULL && count == 1)
+		instance = memcached_server_instance_by_position(mc, 0);
+	if (instance == NULL && count > 1)
+		return failed_servers(mc, rc, nnamed);
 	if (instance == NULL)
 		instance = memcached_server_get_last_disconnect(mc);
-	/* a keyless operation (multi-get, stats, flush) on a single server */
-	if (instance == NULL && memcached_server_count(mc) == 1)
-		instance = memcached_server_instance_by_position(mc, 0);
 	if (instance == NULL)
 		return NULL;
+	*nnamed = 1;
 	return pmc_instance_name(instance);
 }
 
@@ -741,6 +793,7 @@ pmc_failure(memcached_st *mc, memcached_return_t rc,
 	bool		server_failure;
 	int			elevel = ERROR;
 	char	   *server;
+	int			nnamed;
 	char	   *what;
 	int			saved_errno = memcached_last_error_errno(mc);
 	const char *reason;
@@ -764,12 +817,13 @@ pmc_failure(memcached_st *mc, memcached_return_t rc,
 			elevel = WARNING;
 	}
 
-	server = server_for_message(mc, key, keylen);
+	server = server_for_message(mc, rc, key, keylen, &nnamed);
 	what = key ? psprintf("%s key \"%s\"", operation, printable_key(key, keylen))
 		: pstrdup(operation);
 	ereport(elevel,
 			(errcode(rc_sqlstate(rc)),
-			 server ? errmsg("could not %s on memcached server %s", what, server)
+			 nnamed > 1 ? errmsg("could not %s on memcached servers %s", what, server)
+			 : server ? errmsg("could not %s on memcached server %s", what, server)
 			 : errmsg("could not %s on memcached", what),
 			 (rc == MEMCACHED_ERRNO && saved_errno != 0)
 			 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))

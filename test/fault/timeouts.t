@@ -9,13 +9,15 @@
 #     writes, counters and multi-gets; in < 0.8 s with _poll_timeout=300;
 #   - a server whose SYNs go unanswered (a listener with a full backlog that
 #     never accepts): ERROR in 0.9..2 s with the defaults (connect_timeout
-#     1000 ms), in < 0.8 s with connect_timeout=300.
+#     1000 ms), in < 0.8 s with connect_timeout=300;
+#   - keyless operations (get_multi, mc_stats, flush_all) over several
+#     servers, some SIGSTOPped: the ERROR names the stopped ones.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/fault/lib.sh
 source test/fault/lib.sh
 
-tap_plan 21
+tap_plan 24
 fault_db pmc_fault_timeouts
 
 # timed SETTINGS_SQL SQL: run both in one fresh session; sets OUT and MS.
@@ -69,6 +71,22 @@ like "$OUT" "A TIMEOUT OCCURRED" "... still as a timeout ERROR"
 timed "SET pylibmc_pg.servers = '$STOPPED'; SET pylibmc_pg.behaviors = '_poll_timeout=300'" \
 	"SELECT * FROM mc_get_multi(ARRAY['to:a', 'to:b', 'to:c'])"
 between "$MS" 0 799 "with _poll_timeout=300 a get_multi returns within 0.8 s (${MS} ms)"
+
+# ---- keyless operations over several servers name the ones that failed ----
+mc_private LIVE fault-timeouts-live -m 16 || { echo "Bail out! cannot start memcached"; exit 1; }
+mc_private STOPPED2 fault-timeouts-stopped2 -m 16 || { echo "Bail out! cannot start memcached"; exit 1; }
+OUT=$(q "SET pylibmc_pg.servers = '$LIVE,$STOPPED'" \
+	"SELECT count(*) FROM mc_get_multi(ARRAY(SELECT 'to:m' || i FROM generate_series(1, 50) i))")
+like "$OUT" "ERROR:  could not get several keys on memcached server $STOPPED"$'\n' \
+	"get_multi over a live and a stopped server: the ERROR names the stopped one"
+OUT=$(q "SET pylibmc_pg.servers = '$LIVE,$STOPPED'" "SELECT count(*) FROM mc_stats()")
+like "$OUT" "ERROR:  could not read statistics on memcached server $STOPPED"$'\n' \
+	"mc_stats over a live and a stopped server: the ERROR names the stopped one"
+kill -STOP "$(pmc_mc_pid fault-timeouts-stopped2)"
+OUT=$(q "SET pylibmc_pg.servers = '$STOPPED,$LIVE,$STOPPED2'" "SELECT mc_flush_all()")
+like "$OUT" "ERROR:  could not flush all keys on memcached servers $STOPPED, $STOPPED2"$'\n' \
+	"flush_all with two of three servers stopped: the ERROR names both"
+kill -CONT "$(pmc_mc_pid fault-timeouts-stopped2)"
 kill -CONT "$(pmc_mc_pid fault-timeouts-stopped)"
 
 # ---- a server that never completes the TCP handshake ----
