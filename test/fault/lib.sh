@@ -4,11 +4,14 @@
 # tests (sourced, never run).  They need the environment tools/test.sh
 # exports (PGHOST, PMC_COMMON, ...).
 #
-#   tap_plan N | ok STATUS DESC | is GOT WANT DESC | between N LO HI DESC
+#   (TAP: tap_plan, ok, is, like, unlike, between, tap_done: test/lib/tap.sh)
 #   fault_db NAME          create database NAME with the extension; dropped
 #                          (and private memcacheds stopped) at exit
 #   q SQL                  one psql -At call in $FAULT_DB, stdout+stderr
 #   now_ms                 wall clock in milliseconds
+#   run_own_setup NAME OUTVAR SCRIPT [VAR=VALUE...]
+#                          run a script that makes its own cluster and servers
+#                          (test/memory/*.sh) in a clean environment
 #   sess_start / sess SQL / sess_stop
 #                          one long-lived psql session (a coprocess): sess
 #                          prints what that SQL printed, stdout and stderr
@@ -16,68 +19,38 @@
 
 # shellcheck source=tools/lib/common.sh
 source "$PMC_COMMON"
+# shellcheck source=test/lib/tap.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/tap.sh"
 
-T_N=0
-T_FAILS=0
 FAULT_DB=""
 FAULT_MC=()
-
-tap_plan() { echo "1..$1"; }
-
-# ok STATUS DESCRIPTION: ok when STATUS is 0.
-ok() {
-	T_N=$((T_N + 1))
-	if [[ $1 -eq 0 ]]; then
-		printf 'ok %d - %s\n' "$T_N" "$2"
-	else
-		printf 'not ok %d - %s\n' "$T_N" "$2"
-		T_FAILS=$((T_FAILS + 1))
-	fi
-}
-
-# is GOT WANT DESCRIPTION
-is() {
-	if [[ "$1" == "$2" ]]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '#   got:  %s\n#   want: %s\n' "${1//$'\n'/\\n}" "${2//$'\n'/\\n}"
-	fi
-}
-
-# like GOT ERE DESCRIPTION: ok when GOT matches the extended regex.
-like() {
-	if [[ "$1" =~ $2 ]]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '#   got:  %s\n#   want: /%s/\n' "${1//$'\n'/\\n}" "$2"
-	fi
-}
-
-# unlike GOT ERE DESCRIPTION
-unlike() {
-	if [[ "$1" =~ $2 ]]; then
-		ok 1 "$3"
-		printf '#   got:  %s\n#   must not match: /%s/\n' "${1//$'\n'/\\n}" "$2"
-	else
-		ok 0 "$3"
-	fi
-}
-
-# between N LO HI DESCRIPTION: integer LO <= N <= HI.
-between() {
-	if [[ "$1" =~ ^-?[0-9]+$ ]] && (($1 >= $2 && $1 <= $3)); then
-		ok 0 "$4"
-	else
-		ok 1 "$4"
-		printf '#   got: %s, want %s..%s\n' "$1" "$2" "$3"
-	fi
-}
 
 diag() { printf '# %s\n' "$*"; }
 
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# run_own_setup NAME OUTVAR SCRIPT [VAR=VALUE...]: run SCRIPT, which sets up
+# its own cluster and servers, with only PATH, HOME, LANG, PMC_SKIP_APT=1,
+# OUTVAR=$RUN_OUT and the VAR=VALUE words in its environment.  RUN_OUT is
+# $OUTVAR if set, else a new /tmp/pylibmc_pg-NAME.XXXXXX; the output goes to
+# RUN_LOG ($RUN_OUT.log), the exit status to RUN_RC.  run_own_cleanup
+# removes both when the directory was ours and every check passed.
+run_own_setup() {
+	local name=$1 outvar=$2 script=$3
+	shift 3
+	RUN_OUT=${!outvar:-}
+	RUN_MINE=0
+	[[ -n $RUN_OUT ]] || { RUN_OUT=$(mktemp -d "/tmp/pylibmc_pg-$name.XXXXXX"); RUN_MINE=1; }
+	RUN_LOG="$RUN_OUT.log"
+	echo "# $script output: $RUN_LOG; reports: $RUN_OUT"
+	env -i PATH="$PATH" HOME="${HOME:-/root}" LANG=C.UTF-8 PMC_SKIP_APT=1 \
+		"$outvar=$RUN_OUT" "$@" "$script" >"$RUN_LOG" 2>&1
+	RUN_RC=$?
+}
+
+run_own_cleanup() {
+	if ((T_FAILS == 0 && RUN_MINE)); then rm -rf "$RUN_OUT" "$RUN_LOG"; fi
+}
 
 # mc_private VAR NAME [ARGS...]: start a private memcached NAME (stopped
 # and unregistered at exit) and set VAR to its host:port.
@@ -168,7 +141,3 @@ sess_stop() {
 	fi
 }
 
-# tap_done: the exit status (0 when every test passed).
-tap_done() {
-	((T_FAILS == 0))
-}

@@ -8,20 +8,8 @@ set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
 source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
-
-N=0
-FAILS=0
-
-# ok COND_STATUS DESCRIPTION: print one TAP result.
-ok() {
-	N=$((N + 1))
-	if [[ $1 -eq 0 ]]; then
-		printf 'ok %d - %s\n' "$N" "$2"
-	else
-		printf 'not ok %d - %s\n' "$N" "$2"
-		FAILS=$((FAILS + 1))
-	fi
-}
+# shellcheck source=test/lib/tap.sh
+source "$(dirname "$0")/../lib/tap.sh"
 
 # check DESCRIPTION CMD...: ok when CMD succeeds.
 check() {
@@ -29,16 +17,6 @@ check() {
 	shift
 	"$@" >/dev/null 2>&1 || rc=$?
 	ok "$rc" "$desc"
-}
-
-# is GOT WANT DESCRIPTION: ok when GOT equals WANT; diagnostics otherwise.
-is() {
-	if [[ "$1" == "$2" ]]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-	fi
 }
 
 # refuses HOST:PORT: true when a TCP connection is refused.
@@ -97,4 +75,4 @@ pmc_mc_restart selftest-extra >/dev/null 2>&1 || true
 is "$(pmc_mc_version "$extra" || true)" "$version" "pmc_mc_restart brings it back on the same port"
 pmc_mc_stop selftest-extra
 
-((FAILS == 0))
+tap_done

@@ -15,9 +15,9 @@ set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
 source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
+# shellcheck source=test/lib/tap.sh
+source "$(dirname "$0")/../lib/tap.sh"
 
-N=0
-FAILS=0
 DB=pmc_invalidate_tap
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmc-inval.XXXXXX")
 WRITER_PID=""
@@ -31,25 +31,6 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-ok() {
-	N=$((N + 1))
-	if [[ $1 -eq 0 ]]; then
-		printf 'ok %d - %s\n' "$N" "$2"
-	else
-		printf 'not ok %d - %s\n' "$N" "$2"
-		FAILS=$((FAILS + 1))
-	fi
-}
-
-is() {
-	if [[ "$1" == "$2" ]]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-	fi
-}
 
 # q SQL: one value from a new session on $DB, servers = $PMC_TCP
 q() {
@@ -179,4 +160,4 @@ is "$(q "SELECT count(*) FROM account WHERE id >= 1000 AND balance = 4")" "5000"
 [[ $elapsed_ms -lt 10000 ]] && ok 0 "silent server: COMMIT took ${elapsed_ms} ms (bounded by the poll timeout, not per key)" ||
 	ok 1 "silent server: COMMIT took ${elapsed_ms} ms (bounded by the poll timeout, not per key)"
 
-[[ $FAILS -eq 0 ]]
+tap_done

@@ -17,27 +17,8 @@ set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
 source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
-
-N=0
-
-ok() {
-	N=$((N + 1))
-	if [[ $1 -eq 0 ]]; then
-		printf 'ok %d - %s\n' "$N" "$2"
-	else
-		printf 'not ok %d - %s\n' "$N" "$2"
-	fi
-}
-
-# is GOT WANT DESCRIPTION
-is() {
-	if [[ "$1" == "$2" ]]; then
-		ok 0 "$3"
-	else
-		ok 1 "$3"
-		printf '#   got:  %s\n#   want: %s\n' "$1" "$2"
-	fi
-}
+# shellcheck source=test/lib/tap.sh
+source "$(dirname "$0")/../lib/tap.sh"
 
 # lacks FILE STRING DESCRIPTION: ok when FILE does not contain STRING
 lacks() {
