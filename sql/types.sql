@@ -165,6 +165,13 @@ SELECT key, flags, length(value), substr(value, 1, 2) AS header FROM
 	types_raw('types:z:l0', 'types:z:lm1', 'types:z:l1', 'types:z:l9');
 SELECT count(*) FILTER (WHERE mc_get(k) = repeat('abcdefghij', 1024)) AS all_read_back
 FROM unnest(array['types:z:l0', 'types:z:lm1', 'types:z:l1', 'types:z:l9']) k;
+-- a value that inflates beyond the 256 kB single-pass buffer: measured, then
+-- inflated again into its own block
+SELECT mc_set('types:z:big', repeat('0123456789abcdef', 40000), min_compress_len => 1) AS big;
+SELECT octet_length(mc_get('types:z:big')) AS big_len,
+	   mc_get('types:z:big') = repeat('0123456789abcdef', 40000) AS big_text,
+	   mc_get('types:z:big', NULL::bytea) = convert_to(repeat('0123456789abcdef', 40000), 'UTF8') AS big_bytea,
+	   (mc_get_raw('types:z:big')).flags AS big_flags;
 -- add, replace and set_multi compress too; cas never does (as pylibmc)
 SELECT mc_add('types:z:add', repeat('a', 500), min_compress_len => 1) AS add,
 	   mc_replace('types:z:add', repeat('b', 500), min_compress_len => 1) AS replace,

@@ -298,6 +298,26 @@ miss(bool *isnull, const char *key, const char *why)
 }
 
 /*
+ * The bytes as a varlena (bytea or text): in place when they are an
+ * inflated value (the block has a header's room before them), else a copy.
+ */
+static struct varlena *
+bytes_varlena(char *inflated, const char *data, size_t len)
+{
+	struct varlena *v;
+
+	if (inflated != NULL && data == inflated + VARHDRSZ)
+		v = (struct varlena *) inflated;
+	else
+	{
+		v = (struct varlena *) palloc_huge(len + VARHDRSZ);
+		memcpy(VARDATA(v), data, len);
+	}
+	SET_VARSIZE(v, len + VARHDRSZ);
+	return v;
+}
+
+/*
  * Decode a value read from memcached into a datum of type typid (TEXTOID
  * for "its text form").  *isnull is set for an undecodable value.  The
  * key (NUL-terminated) is only used in messages.
@@ -308,6 +328,7 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 {
 	PmcKind		kind = pmc_value_kind(flags);
 	char	   *textform;
+	char	   *inflated = NULL;	/* the inflated value, VARHDRSZ in */
 
 	*isnull = false;
 	if (kind == PMC_KIND_UNDECODABLE)
@@ -315,10 +336,11 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 
 	if (flags & PMC_FLAG_ZLIB)
 	{
-		char	   *inflated;
 		size_t		inflated_len;
 
-		switch (pmc_inflate(data, len, PMC_MAX_INFLATED, palloc_huge, &inflated, &inflated_len))
+		/* inflated after a varlena header's room, to be returned in place */
+		switch (pmc_inflate(data, len, PMC_MAX_INFLATED, VARHDRSZ, palloc_huge, pfree,
+							&inflated, &inflated_len))
 		{
 			case PMC_INFLATE_OK:
 				break;
@@ -337,18 +359,12 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 			case PMC_INFLATE_CORRUPT:
 				return miss(isnull, key, "corrupt zlib data");
 		}
-		data = inflated;
+		data = inflated + VARHDRSZ;
 		len = inflated_len;
 	}
 
 	if (typid == BYTEAOID)
-	{
-		bytea	   *b = palloc_huge(len + VARHDRSZ);
-
-		SET_VARSIZE(b, len + VARHDRSZ);
-		memcpy(VARDATA(b), data, len);
-		return PointerGetDatum(b);
-	}
+		return PointerGetDatum(bytes_varlena(inflated, data, len));
 
 	switch (kind)
 	{
@@ -363,10 +379,7 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 							 errmsg("cached value of key \"%s\" is too large for its text form", key),
 							 errdetail("The value is %zu bytes; as hex text it would exceed 1 GB.", len),
 							 errhint("Read it as bytea: mc_get(key, NULL::bytea).")));
-				b = palloc_huge(len + VARHDRSZ);
-
-				SET_VARSIZE(b, len + VARHDRSZ);
-				memcpy(VARDATA(b), data, len);
+				b = bytes_varlena(inflated, data, len);
 				textform = DatumGetCString(DirectFunctionCall1(byteaout, PointerGetDatum(b)));
 				break;
 			}
@@ -379,8 +392,11 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 			textform = (GetDatabaseEncoding() == PG_UTF8) ? unconstify(char *, data)
 				: pg_any_to_server(data, len, PG_UTF8);
 			if (typid == TEXTOID)
-				return PointerGetDatum(cstring_to_text_with_len(textform,
-																(textform == data) ? len : strlen(textform)));
+			{
+				if (textform == data)
+					return PointerGetDatum(bytes_varlena(inflated, data, len));
+				return PointerGetDatum(cstring_to_text(textform));
+			}
 			if (textform == data)
 				textform = pnstrdup(data, len);
 			break;

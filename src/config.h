@@ -23,6 +23,7 @@
 #define PMC_MAX_BEHAVIORS	64
 
 typedef void *(*pmc_alloc_fn) (size_t size);
+typedef void (*pmc_free_fn) (void *ptr);
 
 typedef enum PmcTransport
 {

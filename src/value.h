@@ -50,7 +50,8 @@ typedef enum PmcInflateResult
 
 extern PmcKind pmc_value_kind(uint32_t flags);
 extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
-									pmc_alloc_fn alloc, char **out, size_t *outlen);
+									size_t headroom, pmc_alloc_fn alloc,
+									pmc_free_fn dealloc, char **out, size_t *outlen);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
 

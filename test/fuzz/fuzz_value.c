@@ -10,7 +10,9 @@
  *   pmc_value_kind    - the kind follows pylibmc's rules on the type bits;
  *   pmc_inflate       - same verdict (ok or not) and same bytes as zlib's
  *                       inflate into a buffer of limit + 1 bytes; never more
- *                       than limit bytes; a NUL after the result;
+ *                       than limit bytes; the bytes after 'headroom' (0 to
+ *                       7, from the flags' high byte) and a NUL after them;
+ *                       one block left on success, none on failure;
  *   pmc_integer_text  - same verdict as [blanks][sign]digits[blanks], and
  *                       the digits it points at lie inside the input.
  * (UTF-8 is checked by PostgreSQL's own pg_verify_mbstr in the extension.)
@@ -25,14 +27,21 @@
 
 #include "value.h"
 
-/* pmc_inflate makes one allocation; keep it so it can be freed on failure */
-static void *last_alloc;
+/* pmc_inflate's blocks: counted, so a failure that keeps one shows */
+static int	live_blocks;
 
 static void *
 fuzz_alloc(size_t size)
 {
-	last_alloc = malloc(size);
-	return last_alloc;
+	live_blocks++;
+	return malloc(size);
+}
+
+static void
+fuzz_free(void *p)
+{
+	live_blocks--;
+	free(p);
 }
 
 static int
@@ -137,9 +146,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int			ref_ok;
 		PmcInflateResult rc;
 
+		size_t		headroom = (flags >> 24) & 7;
+
 		memcpy(in, val, len);
-		last_alloc = NULL;
-		rc = pmc_inflate(in, len, limit, fuzz_alloc, &out, &outlen);
+		live_blocks = 0;
+		rc = pmc_inflate(in, len, limit, headroom, fuzz_alloc, fuzz_free, &out, &outlen);
 		ref_ok = ref_inflate(val, len, limit, ref, &reflen);
 		if ((rc == PMC_INFLATE_OK) != ref_ok)
 		{
@@ -149,13 +160,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (rc == PMC_INFLATE_OK)
 		{
-			if (out == NULL || outlen > limit || outlen != reflen ||
-				memcmp(out, ref, outlen) != 0 || out[outlen] != '\0')
+			if (out == NULL || outlen > limit || outlen != reflen || live_blocks != 1 ||
+				memcmp(out + headroom, ref, outlen) != 0 || out[headroom + outlen] != '\0')
 				abort();
+			fuzz_free(out);
 		}
-		else if (out != NULL || outlen != 0)
+		else if (out != NULL || outlen != 0 || live_blocks != 0)
 			abort();
-		free(last_alloc);
 		free(ref);
 		free(in);
 	}
