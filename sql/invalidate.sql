@@ -360,6 +360,15 @@ BEGIN;
 SELECT count(mc_delete_on_commit('inv:multi:' || g)) FROM generate_series(1, 50) g;
 COMMIT;
 SELECT inv_present(VARIADIC array(SELECT 'inv:multi:' || g FROM generate_series(1, 60) g));
+-- weighted ketama, every weight 1: the batch client routes each key where
+-- the writes went
+SET pylibmc_pg.behaviors = 'ketama=true, ketama_weighted=true';
+SELECT count(*) FILTER (WHERE mc_set('inv:kw:' || g, g)) AS stored FROM generate_series(1, 300) g;
+BEGIN;
+SELECT count(mc_delete_on_commit('inv:kw:' || g)) FROM generate_series(1, 300) g;
+COMMIT;
+SELECT count(*) AS left_after_commit FROM mc_get_multi(array(SELECT 'inv:kw:' || g FROM generate_series(1, 300) g));
+RESET pylibmc_pg.behaviors;
 
 -- UDP (deletes are sent without replies); read back over TCP on the same port
 SET pylibmc_pg.servers = :'udp_as_tcp';

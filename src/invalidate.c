@@ -30,11 +30,14 @@
  *	  pylibmc_pg.on_error = 'ignore' silences that warning.
  *
  * How the batch is sent (measured with libmemcached 1.1.4, memcached 1.6):
- *	- ASCII protocol: the keys go through a clone of the client with
- *	  MEMCACHED_BEHAVIOR_NOREPLY ("delete k noreply": the server sends
- *	  nothing back, not even for a missing key, so the connection cannot
- *	  desynchronise) and MEMCACHED_BEHAVIOR_BUFFER_REQUESTS set for good
- *	  (client.c: pmc_batch_client), flushed every PMC_BATCH_KEYS keys.
+ *	- ASCII protocol: the keys go through a second client (the same
+ *	  settings, client.c: pmc_batch_client) with MEMCACHED_BEHAVIOR_NOREPLY
+ *	  ("delete k noreply": the server sends nothing back, not even for a
+ *	  missing key, so the connection cannot desynchronise) and
+ *	  MEMCACHED_BEHAVIOR_BUFFER_REQUESTS set for good,
+ *	  flushed every PMC_BATCH_KEYS keys.  A key that client would route
+ *	  elsewhere than the main client (a server ejected by one of them only)
+ *	  is deleted through the main client instead, acknowledged.
  *	  Then one get per server that received deletes, on the same
  *	  connection, is a barrier: memcached handles a connection's commands
  *	  in order, so when the reply comes back every delete before it has
@@ -296,7 +299,8 @@ at_subabort(int my_level)
 
 typedef struct SendState
 {
-	memcached_st *mc;
+	memcached_st *mc;			/* the client the batch goes through */
+	memcached_st *route;		/* the main client: its routing is the truth */
 	uint32_t	nservers;
 	long	   *sent;			/* per server: keys sent */
 	long	   *failed;			/* per server: keys not deleted */
@@ -328,7 +332,7 @@ server_of(SendState *st, const char *key, size_t len)
 
 	if (st->nservers <= 1)
 		return 0;
-	s = memcached_generate_hash(st->mc, key, len);
+	s = memcached_generate_hash(st->route, key, len);
 	return s < st->nservers ? s : 0;
 }
 
@@ -361,9 +365,23 @@ send_keys(SendState *st, bool quiet)
 		const char *key = st->keys[i];
 		size_t		len = st->lens[i];
 		uint32_t	s = server_of(st, key, len);
+		memcached_st *via = mc;
+		bool		buffered = quiet;
 		memcached_return_t rc;
 		instr_time	start;
 		PmcOutcome	outcome = PMC_HIT;
+
+		/*
+		 * Each client keeps its own record of failed servers: while one of
+		 * them has ejected a server (remove_failed) and the other has not,
+		 * they route some keys differently.  Such a key goes where the main
+		 * client, which wrote it, routes it: acknowledged, as in binary.
+		 */
+		if (quiet && st->nservers > 1 && memcached_generate_hash(mc, key, len) != s)
+		{
+			via = st->route;
+			buffered = false;
+		}
 
 		if (st->dead[s])
 		{
@@ -373,14 +391,15 @@ send_keys(SendState *st, bool quiet)
 		}
 
 		INSTR_TIME_SET_CURRENT(start);
-		rc = memcached_delete(mc, key, len, 0);
+		rc = memcached_delete(via, key, len, 0);
 		switch (rc)
 		{
 			case MEMCACHED_SUCCESS:
 			case MEMCACHED_DELETED:
 			case MEMCACHED_BUFFERED:
 				st->sent[s]++;
-				st->last[s] = (int) i;
+				if (buffered)
+					st->last[s] = (int) i;	/* the barrier's key for s */
 				break;
 			case MEMCACHED_NOTFOUND:
 				st->sent[s]++;
@@ -394,9 +413,9 @@ send_keys(SendState *st, bool quiet)
 					st->dead[s] = true;
 				break;
 		}
-		pmc_stats_count(mc, PMC_OP_INVALIDATE, key, len, outcome, len, 0, start);
+		pmc_stats_count(via, PMC_OP_INVALIDATE, key, len, outcome, len, 0, start);
 
-		if (quiet && ++since_flush >= PMC_BATCH_KEYS)
+		if (buffered && ++since_flush >= PMC_BATCH_KEYS)
 		{
 			(void) memcached_flush_buffers(mc);
 			since_flush = 0;
@@ -511,6 +530,7 @@ send_pending_at_commit(void)
 		}
 
 		mc = pmc_client();
+		st.route = mc;
 		/* ASCII over TCP or a socket: quiet deletes and a barrier */
 		quiet = !pmc_client_is_udp() &&
 			memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL) == 0;

@@ -21,8 +21,8 @@
 #     every other read is served, with no WARNING; on_error=error names it;
 #   - remove_failed=1 (with retry_timeout=1, dead_timeout=60, pylibmc's
 #     failover recipe): writes re-route to the live servers once libmemcached
-#     ejects the dead one (after failure_limit = 5 failed retries), and what
-#     they wrote reads back;
+#     ejects the dead one (after failure_limit = 5 failed retries), what
+#     they wrote reads back, and mc_delete_on_commit deletes it at commit;
 #   - weights host:port:weight with ketama_weighted=true: shares within 10%
 #     of 1:2:3, placement exactly pylibmc's;
 #   - a fourth server remaps between 15% and 35% of the keys, and exactly
@@ -32,7 +32,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/fault/lib.sh
 source test/fault/lib.sh
 
-tap_plan 26
+tap_plan 28
 fault_db pmc_cluster_distribution
 # start_fixed PORT: the four servers on 127.77.0.1-4:PORT; false if one
 # cannot start (the port is taken), with those already started stopped
@@ -134,6 +134,12 @@ done
 ok "$([[ -n $rerouted ]]; echo $?)" "remove_failed: writes re-route to the live servers (after $(( $(now_ms) - t0 )) ms)"
 is "$(sess "SELECT count(*) FROM mc_get_multi(ARRAY(SELECT 'dr:${rerouted:-x}:' || i FROM generate_series(1, 100) i))")" 100 \
 	"remove_failed: the re-routed keys read back"
+# The commit-time batch goes through a second client that has not seen the
+# failure yet: keys it would route to the dead server go through the main one.
+out=$(sess "BEGIN; SELECT count(mc_delete_on_commit('dr:${rerouted:-x}:' || i)) FROM generate_series(1, 100) i; COMMIT")
+unlike "$out" "WARNING" "remove_failed: mc_delete_on_commit of the re-routed keys commits without a WARNING"
+is "$(sess "SELECT count(*) FROM mc_get_multi(ARRAY(SELECT 'dr:${rerouted:-x}:' || i FROM generate_series(1, 100) i))")" 0 \
+	"remove_failed: ... and deletes every one of them where it was written"
 sess_stop
 pmc_mc_restart cluster-dist-2 || { echo "Bail out! cannot restart memcached"; exit 1; }
 
