@@ -298,6 +298,21 @@ miss(bool *isnull, const char *key, const char *why)
 }
 
 /*
+ * A value read from a server must fit in a datum: memcached may store up to
+ * 1 GB (-I 1024m), a varlena holds at most MaxAllocSize - VARHDRSZ bytes.
+ */
+void
+pmc_check_datum_size(size_t len, const char *key)
+{
+	if (len > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("cached value of key \"%s\" is too large for PostgreSQL", key),
+				 errdetail("The value is %zu bytes; a PostgreSQL value holds at most %zu.",
+						   len, (size_t) (MaxAllocSize - VARHDRSZ))));
+}
+
+/*
  * The bytes as a varlena (bytea or text): in place when they are an
  * inflated value (the block has a header's room before them), else a copy.
  */
@@ -333,6 +348,8 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 	*isnull = false;
 	if (kind == PMC_KIND_UNDECODABLE)
 		return miss(isnull, key, psprintf("flags %u", flags));
+	if (!(flags & PMC_FLAG_ZLIB))
+		pmc_check_datum_size(len, key);	/* inflated ones are bounded below */
 
 	if (flags & PMC_FLAG_ZLIB)
 	{

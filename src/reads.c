@@ -197,7 +197,10 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 	mc = pmc_client();
 	if (read_one(mc, key, keylen, &raw))
 	{
-		bytea	   *b = palloc_extended(raw.len + VARHDRSZ, MCXT_ALLOC_HUGE);
+		bytea	   *b;
+
+		pmc_check_datum_size(raw.len, key);
+		b = palloc_extended(raw.len + VARHDRSZ, MCXT_ALLOC_HUGE);
 
 		SET_VARSIZE(b, raw.len + VARHDRSZ);
 		if (raw.len)

@@ -28,8 +28,11 @@
 /* ours: jsonb is text plus this bit, which pylibmc ignores */
 #define PMC_FLAG_JSON		(1 << 5)
 
-/* Largest value we inflate: PostgreSQL cannot hold a larger datum anyway */
-#define PMC_MAX_INFLATED	((size_t) 0x3fffffff)
+/*
+ * Largest value we inflate: PostgreSQL's largest datum, MaxAllocSize less a
+ * varlena header (a varlena's length field has 30 bits).
+ */
+#define PMC_MAX_INFLATED	((size_t) 0x3fffffff - 4)
 
 typedef enum PmcKind
 {
