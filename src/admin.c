@@ -99,7 +99,7 @@ pylibmc_pg_stats(PG_FUNCTION_ARGS)
 	collector.capacity = 64;
 	collector.rows = palloc(collector.capacity * sizeof(StatRow));
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	rc = memcached_stat_execute(mc, arg, collect_stat, &collector);
 	pmc_io_end();
 	pmc_stats_count(mc, PMC_OP_STATS, NULL, 0,
@@ -130,7 +130,7 @@ pylibmc_pg_flush_all(PG_FUNCTION_ARGS)
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	rc = memcached_flush(mc, ttl);
 	pmc_io_end();
 	pmc_stats_count(mc, PMC_OP_FLUSH, NULL, 0,

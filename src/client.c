@@ -108,20 +108,23 @@ client_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		reset_connections();
 }
 
+/* Free the client and what belongs to it: its result buffer, the batch client */
+static void
+free_client(void)
+{
+	if (client_result != NULL)
+		memcached_result_free(client_result);
+	client_result = NULL;
+	free_batch_client();
+	if (client != NULL)
+		memcached_free(client);
+	client = NULL;
+}
+
 static void
 client_exit_callback(int code, Datum arg)
 {
-	if (client_result != NULL)
-	{
-		memcached_result_free(client_result);
-		client_result = NULL;
-	}
-	free_batch_client();
-	if (client != NULL)
-	{
-		memcached_free(client);
-		client = NULL;
-	}
+	free_client();
 }
 
 void
@@ -293,12 +296,7 @@ build_client(void)
 				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary.")));
 	}
 
-	if (client_result != NULL)
-		memcached_result_free(client_result);
-	client_result = NULL;
-	free_batch_client();
-	if (client != NULL)
-		memcached_free(client);
+	free_client();
 	client = mc;
 	/*
 	 * Our own storage, not libmemcached's: a result it allocated itself is
@@ -475,7 +473,7 @@ pmc_namespace_length(void)
 }
 
 void
-pmc_io_begin(memcached_st *mc)
+pmc_io_begin(void)
 {
 	io_pending = true;
 }

@@ -469,14 +469,23 @@ name_of(const NamedValue *table, uint64_t value)
 	return NULL;
 }
 
-/* pylibmc's name of a libmemcached behavior (the first, not an alias) */
-const char *
-pmc_behavior_name(int id)
+/* The table entry of a libmemcached behavior (the first, not an alias) */
+const PmcBehaviorInfo *
+pmc_behavior_info(int id)
 {
 	for (int i = 0; i < pmc_behavior_table_size; i++)
 		if (pmc_behavior_table[i].id == id)
-			return pmc_behavior_table[i].name;
-	return "?";
+			return &pmc_behavior_table[i];
+	return NULL;
+}
+
+/* pylibmc's name of a libmemcached behavior */
+const char *
+pmc_behavior_name(int id)
+{
+	const PmcBehaviorInfo *info = pmc_behavior_info(id);
+
+	return info ? info->name : "?";
 }
 
 const char *

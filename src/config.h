@@ -85,6 +85,7 @@ extern PmcServerList *pmc_parse_servers(const char *input, pmc_alloc_fn alloc,
 										char *errbuf, size_t errlen);
 extern PmcBehaviorList *pmc_parse_behaviors(const char *input, pmc_alloc_fn alloc,
 											char *errbuf, size_t errlen);
+extern const PmcBehaviorInfo *pmc_behavior_info(int id);
 extern const char *pmc_behavior_name(int id);
 extern const char *pmc_hash_name(uint64_t value);
 extern const char *pmc_distribution_name(uint64_t value);

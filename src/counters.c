@@ -79,7 +79,7 @@ stored_value_is_not_counter(memcached_st *mc, const char *key, size_t keylen)
 
 	if (!pmc_binary)
 		return false;
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	value = memcached_get(mc, key, keylen, &len, &flags, &rc);
 	pmc_io_end();
 	if (rc == MEMCACHED_SUCCESS)
@@ -107,7 +107,7 @@ send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
 	PmcOp		op = incr ? PMC_OP_INCR : PMC_OP_DECR;
 
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	if (incr)
 		rc = memcached_increment(mc, key, keylen, delta, value);
 	else

@@ -173,6 +173,17 @@ push_level(int nestingLevel)
 	return level;
 }
 
+/* A copy of the key in the level's memory, NUL-terminated */
+static char *
+copy_to_level(PendingLevel *level, const char *key, size_t len)
+{
+	char	   *copy = MemoryContextAlloc(level->cxt, len + 1);
+
+	memcpy(copy, key, len);
+	copy[len] = '\0';
+	return copy;
+}
+
 /* Add a key to a level (at a merge of levels), copied into its memory */
 static void
 add_to_level(PendingLevel *level, const char *key, size_t len)
@@ -180,12 +191,9 @@ add_to_level(PendingLevel *level, const char *key, size_t len)
 	PendingKey	probe;
 	PendingKey *entry;
 	bool		found;
-	char	   *copy;
-
 	/* copy first: an entry must never point at memory that goes away */
-	copy = MemoryContextAlloc(level->cxt, len + 1);
-	memcpy(copy, key, len);
-	copy[len] = '\0';
+	char	   *copy = copy_to_level(level, key, len);
+
 	probe.data = copy;
 	probe.len = (uint32) len;
 	entry = hash_search(level->keys, &probe, HASH_ENTER, &found);
@@ -222,9 +230,7 @@ queue_key(const char *key, size_t len)
 	if (pending == NULL || pending->nestingLevel < my_level)
 		push_level(my_level);
 	/* copy first: an entry must never point at memory that goes away */
-	copy = MemoryContextAlloc(pending->cxt, len + 1);
-	memcpy(copy, key, len);
-	copy[len] = '\0';
+	copy = copy_to_level(pending, key, len);
 	probe.data = copy;
 	entry = hash_search_with_hash_value(pending->keys, &probe, hash, HASH_ENTER, &found);
 	Assert(!found);
@@ -359,7 +365,7 @@ send_keys(SendState *st, bool quiet)
 	memcached_st *mc = st->mc;
 	long		since_flush = 0;
 
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	for (long i = 0; i < st->nkeys; i++)
 	{
 		const char *key = st->keys[i];
@@ -413,7 +419,7 @@ send_keys(SendState *st, bool quiet)
 					st->dead[s] = true;
 				break;
 		}
-		pmc_stats_count(via, PMC_OP_INVALIDATE, key, len, outcome, len, 0, start);
+		pmc_stats_count_server(s, PMC_OP_INVALIDATE, outcome, len, 0, start);
 
 		if (buffered && ++since_flush >= PMC_BATCH_KEYS)
 		{

@@ -199,7 +199,7 @@ fetch_chunk(memcached_st *mc, const KeyList *list, int first, int n, FetchState 
 	memcached_return_t rc;
 	memcached_result_st result_buf;
 
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	rc = memcached_mget(mc, (const char *const *) list->keys + first, list->lens + first, n);
 	if (rc != MEMCACHED_SUCCESS)
 	{

@@ -68,7 +68,7 @@ extern size_t pmc_namespace_length(void);
  * us off before pmc_io_end(), the replies still in flight are dropped by
  * closing the connections, at the next call or at transaction abort.
  */
-extern void pmc_io_begin(memcached_st *mc);
+extern void pmc_io_begin(void);
 extern void pmc_io_end(void);
 
 /*
@@ -141,6 +141,8 @@ extern void pmc_stats_reset_servers(memcached_st *mc);
 extern void pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 							PmcOutcome outcome, size_t sent, size_t received,
 							instr_time start);
+extern void pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
+								   size_t sent, size_t received, instr_time start);
 extern const char *pmc_op_name(PmcOp op);
 
 extern bool pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,

@@ -49,7 +49,7 @@ read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw)
 
 	memset(raw, 0, sizeof(*raw));
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	rc = memcached_mget(mc, keys, lens, 1);
 	if (rc == MEMCACHED_SUCCESS)
 	{

@@ -102,19 +102,26 @@ void
 pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 				PmcOutcome outcome, size_t sent, size_t received, instr_time start)
 {
+	uint32_t	index = UINT32_MAX;	/* "(all)" */
+
+	if (key != NULL && nserver_slots > 0)
+		index = (nserver_slots == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
+	pmc_stats_count_server(index, op, outcome, sent, received, start);
+}
+
+/* The same, when the caller knows the server's index (UINT32_MAX: "(all)") */
+void
+pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
+					   size_t sent, size_t received, instr_time start)
+{
 	PmcCounters *c;
 	int			slot = 0;
 	instr_time	now;
 
 	if (known == NULL)
 		return;
-	if (key != NULL && nserver_slots > 0)
-	{
-		uint32_t	index = (nserver_slots == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
-
-		if (index < (uint32_t) nserver_slots)
-			slot = server_slot[index];
-	}
+	if (index < (uint32_t) nserver_slots)
+		slot = server_slot[index];
 	c = &known[slot].ops[op];
 	c->calls++;
 	if (outcome == PMC_HIT)

@@ -75,7 +75,7 @@ pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 						   keylen + value->len, PMC_MAX_UDP_VALUE),
 				 errhint("Use TCP or UNIX-socket servers for large values.")));
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	switch (op)
 	{
 		case PMC_OP_SET:
@@ -222,7 +222,7 @@ delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin(mc);
+	pmc_io_begin();
 	if (op == PMC_OP_TOUCH)
 		rc = memcached_touch(mc, key, keylen, ttl);
 	else

@@ -24,15 +24,6 @@ fuzz_alloc(size_t size)
 	return malloc(size);
 }
 
-static const PmcBehaviorInfo *
-info_by_id(int id)
-{
-	for (int i = 0; i < pmc_behavior_table_size; i++)
-		if (pmc_behavior_table[i].id == id)
-			return &pmc_behavior_table[i];
-	return NULL;
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,7 +56,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (int i = 0; i < list->nsettings; i++)
 		{
 			const PmcBehaviorSetting *s = &list->settings[i];
-			const PmcBehaviorInfo *info = info_by_id(s->id);
+			const PmcBehaviorInfo *info = pmc_behavior_info(s->id);
 			const char *named = NULL;
 			int			n;
 
