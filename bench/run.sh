@@ -170,7 +170,7 @@ HAVE_INVALIDATE=$("${PSQL[@]}" -At -d bench_pmc -c "SELECT to_regprocedure('mc_i
 pmc_opts() {
 	local srv=$PMC_TCP
 	[[ $1 == unix ]] && srv=$PMC_UNIX
-	printf -- '-c pylibmc_pg.servers=%s -c pylibmc_pg.binary=%s' "$srv" "$([[ $2 == binary ]] && echo on || echo off)"
+	printf -- '-c pylibmc_pg.servers=%s -c pylibmc_pg.binary_protocol=%s' "$srv" "$([[ $2 == binary ]] && echo on || echo off)"
 }
 # pgm_opts TRANSPORT PROTOCOL: PGOPTIONS for pgmemcache
 pgm_opts() {

@@ -1,11 +1,11 @@
 --
--- binary: the main Client cases again with pylibmc_pg.binary = on, run as
+-- binary: the main Client cases again with pylibmc_pg.binary_protocol = on, run as
 -- one scenario under each protocol so the results can be compared line by
 -- line: the two protocols give the same answers (pylibmc's differ, e.g.
 -- replace on an absent key raises NotFound in binary only).
 --
 -- Keys start with "bin:" so this file does not meet the other suites'.
--- "binary" is an SQL keyword: the setting is written pylibmc_pg."binary".
+-- "binary" is an SQL keyword: the setting is written pylibmc_pg.binary_protocol.
 --
 \set VERBOSITY terse
 LOAD 'pylibmc_pg';
@@ -124,12 +124,12 @@ END
 $$;
 
 -- ASCII first
-SELECT current_setting('pylibmc_pg.binary') AS binary_protocol;
+SELECT current_setting('pylibmc_pg.binary_protocol') AS binary_protocol;
 CREATE TEMP TABLE ascii_results AS SELECT * FROM pg_temp.run();
 
 -- then binary
-SET pylibmc_pg."binary" = on;
-SELECT current_setting('pylibmc_pg.binary') AS binary_protocol;
+SET pylibmc_pg.binary_protocol = on;
+SELECT current_setting('pylibmc_pg.binary_protocol') AS binary_protocol;
 CREATE TEMP TABLE binary_results AS SELECT * FROM pg_temp.run();
 SELECT n, result FROM binary_results ORDER BY n;
 
@@ -157,7 +157,7 @@ SELECT mc_get('bin:dttl') IS NULL AS deleted_after_ttl,
 	   mc_incr('bin:cttl', 1) IS NULL AS counter_expired;
 
 -- Back to ASCII in the same session
-RESET pylibmc_pg."binary";
+RESET pylibmc_pg.binary_protocol;
 SELECT mc_get('bin:touched');
 
 -- clean up

@@ -13,7 +13,7 @@ EXCEPTION WHEN OTHERS THEN
 END $$;
 
 -- binary incr on a non-numeric value is 22P02, as in ASCII (not a server failure)
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 SELECT mc_set('fix:nn', 'abc');
 SELECT pg_temp.try($$SELECT mc_incr('fix:nn')$$);
 SET pylibmc_pg.on_error = 'ignore';
@@ -40,7 +40,7 @@ SELECT pg_temp.try($$SELECT mc_decr('fix:k', 1, 0)$$);
 SELECT pg_temp.try($$SELECT * FROM mc_get_multi(ARRAY['fix:a'])$$);
 SELECT 1 AS backend_alive;
 RESET pylibmc_pg.servers;
-RESET pylibmc_pg."binary";
+RESET pylibmc_pg.binary_protocol;
 
 -- long multibyte keys are shortened at a character boundary in messages
 SET client_encoding = 'LATIN1';

@@ -334,7 +334,7 @@ SELECT tableoid::regclass, * FROM inv_parted ORDER BY id;
 -- other transports and settings
 --
 -- binary protocol (acknowledged deletes)
-SELECT set_config('pylibmc_pg.binary', 'on', false);  -- (binary is a keyword: no SET)
+SELECT set_config('pylibmc_pg.binary_protocol', 'on', false);  -- (binary is a keyword: no SET)
 SELECT inv_fill('inv:bin:1', 'inv:bin:2', 'inv:bin:3');
 SELECT inv_missed() AS before \gset
 BEGIN;
@@ -343,7 +343,7 @@ COMMIT;
 SELECT inv_present('inv:bin:1', 'inv:bin:2', 'inv:bin:3');
 SELECT inv_missed() - :before AS acknowledged_misses;
 SELECT mc_get('inv:bin:3');
-SELECT set_config('pylibmc_pg.binary', 'off', false);
+SELECT set_config('pylibmc_pg.binary_protocol', 'off', false);
 
 -- a namespace applies to the queued keys as to every other call
 SET pylibmc_pg.namespace = 'invns:';

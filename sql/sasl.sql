@@ -33,7 +33,7 @@ $$;
 -- The right user and password, binary protocol: everything works
 --
 SET pylibmc_pg.servers = :'sasl';
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 SET pylibmc_pg.username = :'sasl_user';
 SET pylibmc_pg.password = :'sasl_password';
 SELECT mc_set('sasl:k', 'secret value') AS set, mc_get('sasl:k') AS get;
@@ -73,16 +73,16 @@ SELECT code, message, detail, hint FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k
 -- Settings that cannot work together, refused before any I/O (55000)
 --
 SET pylibmc_pg.username = :'sasl_user';
-SET pylibmc_pg."binary" = off;
+SET pylibmc_pg.binary_protocol = off;
 SELECT code, message, detail, hint LIKE '%pylibmc_pg.%binary%on%' AS hint_says_binary
 FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
--- the hint's command is valid SQL ("binary" is a reserved word) and is the fix
+-- the hint's command is valid SQL and is the fix
 SELECT substring(hint from '^SET \S+ = on') AS hint_command
 FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$) \gset
 :hint_command;
 SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_set('sasl:k', 'after the hint')::text$$);
 SELECT mc_delete('sasl:k');
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 RESET pylibmc_pg.password;
 SELECT code, message FROM pg_temp.sasl_try($$SELECT mc_get('sasl:k')$$);
 RESET pylibmc_pg.username;

@@ -47,7 +47,7 @@ SELECT name, context, vartype FROM pg_settings WHERE name LIKE 'pylibmc_pg.%' OR
 SET ROLE pmc_app;
 SELECT current_user;
 SELECT g, pg_temp.sec_try(format('SET pylibmc_pg.%s = %L', g, v))
-FROM (VALUES ('servers', :'down'), ('"binary"', 'on'), ('username', 'u'),
+FROM (VALUES ('servers', :'down'), ('binary_protocol', 'on'), ('username', 'u'),
              ('password', 'p'), ('behaviors', 'ketama=true'), ('namespace', 'evil:')) AS s(g, v);
 SELECT pg_temp.sec_try(format('SET LOCAL pylibmc_pg.servers = %L', :'down'));
 SELECT pg_temp.sec_try(format('SELECT set_config(%L, %L, false)', 'pylibmc_pg.servers', :'down'));
@@ -113,7 +113,7 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 SET pylibmc_pg.servers = :'sasl';
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 SET pylibmc_pg.username = :'sasl_user';
 SET pylibmc_pg.password = 'Wr0ng-pw-7c1e';
 SELECT * FROM pg_temp.sec_auth_error('Wr0ng-pw-7c1e');
@@ -146,7 +146,7 @@ SELECT mc_flush_all();
 SELECT mc_get('sec:flushed') AS after_flush;
 RESET pylibmc_pg.username;
 RESET pylibmc_pg.password;
-RESET pylibmc_pg."binary";
+RESET pylibmc_pg.binary_protocol;
 SET pylibmc_pg.servers = :'tcp';
 -- server statistics are for pg_monitor
 SET ROLE pmc_app;

@@ -26,7 +26,7 @@ SELECT current_setting('pylibmc_test.tcp') AS tcp,
 	   current_setting('pylibmc_test.down') AS down \gset
 
 SELECT mc_flush_all();
-SELECT current_setting('pylibmc_pg.binary') AS binary_protocol;
+SELECT current_setting('pylibmc_pg.binary_protocol') AS binary_protocol;
 SELECT mc_get('surf:anything') IS NULL AS flushed;
 SELECT mc_set('surf:alive', 'yes');
 

@@ -71,9 +71,9 @@ FROM (VALUES ('get', $$SELECT mc_get('udp:set')$$),
 			 ('delete with ttl', $$SELECT mc_delete('udp:set', 10)$$)) AS t(f, stmt);
 SELECT mc_get('udp:set');
 -- nor can the binary protocol be used
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 SELECT pg_temp.try($$SELECT mc_set('udp:bin', 'x')$$) AS binary_over_udp;
-RESET pylibmc_pg."binary";
+RESET pylibmc_pg.binary_protocol;
 -- the client itself is fine
 SELECT mc_behaviors() -> 'tcp_nodelay' AS tcp_nodelay;
 

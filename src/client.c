@@ -174,7 +174,7 @@ check_settings_combination(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("SASL authentication requires the memcached binary protocol"),
-				 errhint("SET pylibmc_pg.\"binary\" = on (binary is a reserved word, so it is quoted).")));
+				 errhint("SET pylibmc_pg.binary_protocol = on.")));
 	if (has_user && !LIBMEMCACHED_WITH_SASL_SUPPORT)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -183,7 +183,7 @@ check_settings_combination(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the memcached binary protocol cannot be used over UDP"),
-				 errhint("SET pylibmc_pg.\"binary\" = off, or use TCP servers.")));
+				 errhint("SET pylibmc_pg.binary_protocol = off, or use TCP servers.")));
 }
 
 /*
@@ -293,7 +293,7 @@ build_client(void)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("could not configure the memcached client"),
 				 errdetail("%s.", problem),
-				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary.")));
+				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary_protocol.")));
 	}
 
 	free_client();

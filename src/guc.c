@@ -204,7 +204,7 @@ pmc_define_gucs(void)
 							   0,
 							   check_servers, assign_servers, NULL);
 
-	DefineCustomBoolVariable("pylibmc_pg.binary",
+	DefineCustomBoolVariable("pylibmc_pg.binary_protocol",
 							 "Use memcached's binary protocol, as pylibmc's binary=True.",
 							 NULL,
 							 &pmc_binary,
@@ -214,7 +214,7 @@ pmc_define_gucs(void)
 							 NULL, assign_marks_stale_bool, NULL);
 
 	DefineCustomStringVariable("pylibmc_pg.username",
-							   "SASL user name (requires pylibmc_pg.binary).",
+							   "SASL user name (requires pylibmc_pg.binary_protocol).",
 							   NULL,
 							   &pmc_username,
 							   "",
@@ -223,7 +223,7 @@ pmc_define_gucs(void)
 							   NULL, assign_marks_stale_string, NULL);
 
 	DefineCustomStringVariable("pylibmc_pg.password",
-							   "SASL password (requires pylibmc_pg.binary).",
+							   "SASL password (requires pylibmc_pg.binary_protocol).",
 							   "Visible to superusers only.",
 							   &pmc_password,
 							   "",

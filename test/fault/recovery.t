@@ -102,8 +102,8 @@ cancel_case() {
 
 cancel_case "ascii get" "" "SELECT mc_get('rc:k1')"
 cancel_case "ascii get_multi" "" "SELECT * FROM mc_get_multi(ARRAY['rc:k1', 'rc:k3'])"
-cancel_case "binary get" "SET pylibmc_pg.\"binary\" = on" "SELECT mc_get('rc:k1')"
-cancel_case "binary get_multi" "SET pylibmc_pg.\"binary\" = on" "SELECT * FROM mc_get_multi(ARRAY['rc:k1', 'rc:k3'])"
+cancel_case "binary get" "SET pylibmc_pg.binary_protocol = on" "SELECT mc_get('rc:k1')"
+cancel_case "binary get_multi" "SET pylibmc_pg.binary_protocol = on" "SELECT * FROM mc_get_multi(ARRAY['rc:k1', 'rc:k3'])"
 cancel_case "ignore mode get" "SET pylibmc_pg.on_error = ignore" "SELECT mc_get('rc:k1')"
 
 # wait_active: the session's backend is running the statement just sent
@@ -120,7 +120,7 @@ wait_active() {
 # libmemcached still waits (poll timeout 3 s): the reply to k1 is read (or
 # the call fails), the cancel lands; k2 must then read v2.
 for proto in off on; do
-	is "$(sess "RESET ALL; SET pylibmc_pg.servers = '$ADDR'; SET pylibmc_pg.\"binary\" = $proto; SET pylibmc_pg.behaviors = '_poll_timeout=3000'")" "" \
+	is "$(sess "RESET ALL; SET pylibmc_pg.servers = '$ADDR'; SET pylibmc_pg.binary_protocol = $proto; SET pylibmc_pg.behaviors = '_poll_timeout=3000'")" "" \
 		"binary=$proto: settings accepted"
 	wait_served >/dev/null
 	store >/dev/null

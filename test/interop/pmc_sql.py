@@ -80,14 +80,14 @@ def setup_database():
 
 
 class Sql:
-    """Run SQL in one psql call, with pylibmc_pg.binary set as asked."""
+    """Run SQL in one psql call, with pylibmc_pg.binary_protocol set as asked."""
 
     def __init__(self, binary=False):
         self.binary = binary
 
     def prelude(self):
-        # "binary" is a keyword: SET needs it quoted (SET pylibmc_pg."binary")
-        return "SET pylibmc_pg.\"binary\" = %s;\n" % ("on" if self.binary else "off")
+        # "binary" is a keyword: SET needs it quoted (SET pylibmc_pg.binary_protocol)
+        return "SET pylibmc_pg.binary_protocol = %s;\n" % ("on" if self.binary else "off")
 
     def rows(self, sql):
         """Rows of the last statement, each a list of str; raise on error."""

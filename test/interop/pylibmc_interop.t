@@ -3,7 +3,7 @@
 
 Every type the two share is written on one side and read on the other, in
 both directions, over the ASCII protocol and again over the binary one
-(pylibmc binary=True, SET pylibmc_pg.binary = on): str, bytes, int, bool,
+(pylibmc binary=True, SET pylibmc_pg.binary_protocol = on): str, bytes, int, bool,
 jsonb (Python sees the JSON text), compressed values, pickles (a miss in
 SQL), get_multi, incr on a counter the other side wrote, and CAS tokens
 passed from one to the other.  Last, a zlib bomb written with pylibmc's
@@ -334,7 +334,7 @@ def main():
     bin_mc = pylibmc.Client([SERVER], binary=True)
     for mode, mc in (("ascii", ascii_mc), ("binary", bin_mc)):
         sql = Sql(binary=(mode == "binary"))
-        T.eq(sql.value("SELECT current_setting('pylibmc_pg.binary')"), "on" if mode == "binary" else "off",
+        T.eq(sql.value("SELECT current_setting('pylibmc_pg.binary_protocol')"), "on" if mode == "binary" else "off",
              "%s: SQL session uses the %s protocol" % (mode, mode))
         for fn in (check_python_to_sql, check_sql_to_python):
             try:

@@ -47,7 +47,7 @@ log_start=0
 out=$("$PSQL" -X -At -d "$DB" 2>&1 <<EOF || true
 \set VERBOSITY verbose
 SET pylibmc_pg.servers = '$PMC_SASL';
-SET pylibmc_pg."binary" = on;
+SET pylibmc_pg.binary_protocol = on;
 SET pylibmc_pg.username = '$PMC_SASL_USER';
 SET pylibmc_pg.password = '$PW';
 SELECT mc_get('sec_tap:k');
@@ -101,7 +101,7 @@ unix_socket_directories = '$DIR'
 fsync = off
 shared_preload_libraries = 'pylibmc_pg'
 pylibmc_pg.servers = '$PMC_SASL'
-pylibmc_pg.binary = on
+pylibmc_pg.binary_protocol = on
 pylibmc_pg.username = '$PMC_SASL_USER'
 pylibmc_pg.password = '$CONF_PW'
 EOF
