@@ -10,8 +10,10 @@ OBJS = \
 	src/codec.o \
 	src/config.o \
 	src/counters.o \
+	src/exchange.o \
 	src/guc.o \
 	src/invalidate.o \
+	src/keys.o \
 	src/multi.o \
 	src/reads.o \
 	src/stats.o \

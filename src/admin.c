@@ -8,6 +8,8 @@
  */
 #include "pylibmc_pg.h"
 
+#include <netdb.h>
+
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -34,9 +36,25 @@ typedef struct StatCollector
 	int			capacity;
 } StatCollector;
 
+/* pnstrdup that returns NULL instead of throwing when out of memory */
+static char *
+copy_or_null(const char *s, size_t len)
+{
+	char	   *copy = palloc_extended(len + 1, MCXT_ALLOC_NO_OOM);
+
+	if (copy != NULL)
+	{
+		memcpy(copy, s, len);
+		copy[len] = '\0';
+	}
+	return copy;
+}
+
 /*
  * Called by libmemcached for each "STAT name value" line.  Only copies
- * into our memory; the rows become tuples after every reply was read.
+ * into our memory, without throwing (an ERROR must not unwind through
+ * libmemcached): out of memory is a libmemcached failure that the
+ * exchange reports.  The rows become tuples after every reply was read.
  */
 static memcached_return_t
 collect_stat(const memcached_instance_st *server, const char *key, size_t key_length,
@@ -44,17 +62,53 @@ collect_stat(const memcached_instance_st *server, const char *key, size_t key_le
 {
 	StatCollector *c = (StatCollector *) context;
 	StatRow    *row;
+	char		name[NI_MAXHOST + 16];
 
 	if (c->n == c->capacity)
 	{
+		StatRow    *rows = palloc_extended(c->capacity * 2 * sizeof(StatRow),
+										   MCXT_ALLOC_NO_OOM);
+
+		if (rows == NULL)
+			return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+		memcpy(rows, c->rows, c->n * sizeof(StatRow));
+		pfree(c->rows);
+		c->rows = rows;
 		c->capacity *= 2;
-		c->rows = repalloc(c->rows, c->capacity * sizeof(StatRow));
 	}
-	row = &c->rows[c->n++];
-	row->server = pmc_instance_name(server);
-	row->name = pnstrdup(key, key_length);
-	row->value = pnstrdup(value, value_length);
+	if (memcached_server_port(server) == 0)
+		snprintf(name, sizeof(name), "%s", memcached_server_name(server));
+	else
+		snprintf(name, sizeof(name), "%s:%u", memcached_server_name(server),
+				 (unsigned) memcached_server_port(server));
+	row = &c->rows[c->n];
+	row->server = copy_or_null(name, strlen(name));
+	row->name = copy_or_null(key, key_length);
+	row->value = copy_or_null(value, value_length);
+	if (row->server == NULL || row->name == NULL || row->value == NULL)
+		return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+	c->n++;
 	return MEMCACHED_SUCCESS;
+}
+
+typedef struct StatArgs
+{
+	char	   *arg;
+	StatCollector *collector;
+} StatArgs;
+
+static memcached_return_t
+read_stats(memcached_st *mc, void *arg)
+{
+	StatArgs   *a = (StatArgs *) arg;
+
+	return memcached_stat_execute(mc, a->arg, collect_stat, a->collector);
+}
+
+static memcached_return_t
+send_flush(memcached_st *mc, void *arg)
+{
+	return memcached_flush(mc, *(time_t *) arg);
 }
 
 /*
@@ -69,8 +123,8 @@ pylibmc_pg_stats(PG_FUNCTION_ARGS)
 	char	   *arg = NULL;
 	StatCollector collector;
 	memcached_st *mc;
-	memcached_return_t rc;
-	instr_time	start;
+	StatArgs	sargs;
+	PmcExchange x;
 
 	pmc_init_materialized_srf(fcinfo);
 	if (PG_NARGS() > 0 && !PG_ARGISNULL(0))
@@ -98,14 +152,10 @@ pylibmc_pg_stats(PG_FUNCTION_ARGS)
 	collector.n = 0;
 	collector.capacity = 64;
 	collector.rows = palloc(collector.capacity * sizeof(StatRow));
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	rc = memcached_stat_execute(mc, arg, collect_stat, &collector);
-	pmc_io_end();
-	pmc_stats_count(mc, PMC_OP_STATS, NULL, 0,
-					rc == MEMCACHED_SUCCESS ? PMC_HIT : PMC_ERROR, 0, 0, start);
-	if (rc != MEMCACHED_SUCCESS)
-		pmc_failure(mc, rc, "read statistics", NULL, 0);
+	sargs.arg = arg;
+	sargs.collector = &collector;
+	pmc_exchange_init(&x, mc, PMC_OP_STATS, "read statistics", NULL, 0);
+	pmc_exchange(&x, read_stats, &sargs);
 
 	for (int i = 0; i < collector.n; i++)
 	{
@@ -126,18 +176,10 @@ pylibmc_pg_flush_all(PG_FUNCTION_ARGS)
 {
 	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(0));
 	memcached_st *mc = pmc_client();
-	memcached_return_t rc;
-	instr_time	start;
+	PmcExchange x;
 
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	rc = memcached_flush(mc, ttl);
-	pmc_io_end();
-	pmc_stats_count(mc, PMC_OP_FLUSH, NULL, 0,
-					rc == MEMCACHED_SUCCESS ? PMC_HIT : PMC_ERROR, 0, 0, start);
-	if (rc == MEMCACHED_SUCCESS)
-		PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(pmc_failure(mc, rc, "flush all keys", NULL, 0));
+	pmc_exchange_init(&x, mc, PMC_OP_FLUSH, "flush all keys", NULL, 0);
+	PG_RETURN_BOOL(pmc_exchange(&x, send_flush, &ttl) == PMC_HIT);
 }
 
 Datum

@@ -20,6 +20,7 @@
  */
 #include "pylibmc_pg.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -33,104 +34,165 @@
 #define PMC_DEFAULT_POLL_TIMEOUT_MS		1000
 #define PMC_DEFAULT_RETRY_TIMEOUT_S		2
 
-static memcached_st *client = NULL;
-static bool client_stale = true;
-
 /*
- * A second client, built from the same settings, for the ASCII commit-time
- * delete batches of invalidate.c, with NOREPLY and BUFFER_REQUESTS set
- * once: setting BUFFER_REQUESTS on the main client per batch made
- * libmemcached close its connections each time, and the reconnects cost
- * more than the batch.  Made at the first batch, freed with the client.
+ * Everything this backend's client is: one struct, reset in one place
+ * (reset_client_state), as postgres_fdw's ConnCacheEntry.
  */
-static memcached_st *batch_client = NULL;
-
-/*
- * The result buffer single-key reads fetch into: libmemcached grows it and
- * keeps it, so a read allocates nothing (a malloc'd copy per value made
- * glibc give its heap back and fault it in again on every large read).
- */
-static memcached_result_st client_result_storage;
-static memcached_result_st *client_result = NULL;
-static bool io_pending = false;
-static bool callbacks_registered = false;
-
-/*
- * A binary-protocol client without credentials may be talking to a server
- * that requires SASL.  libmemcached then reads a get as a silent miss and
- * aborts the process on an incr (an assertion in libmemcached 1.1.4).  So
- * before the first request of such a client, one delete of a harmless key
- * is sent to each server, which answers it with a clear authentication
- * failure if it wants SASL.
- */
-static bool sasl_probe_pending = false;
-
-/*
- * After a SASL failure libmemcached disables the server for retry_timeout
- * and reports "server disabled" meanwhile: keep calling it what it is, an
- * authentication failure, until the settings change or mc_disconnect_all().
- */
-static bool auth_failed = false;
-
-/* the settings the current client was built from, in TopMemoryContext */
-static char *built_signature = NULL;
-
-static void
-free_batch_client(void)
+typedef enum PmcProbeState
 {
-	if (batch_client != NULL)
-		memcached_free(batch_client);
-	batch_client = NULL;
-}
+	PMC_PROBE_PENDING = 0,		/* not asked yet */
+	PMC_PROBE_DONE,				/* answered: no SASL wanted */
+	PMC_PROBE_UNREACHABLE		/* could not ask: again only for its keys */
+} PmcProbeState;
+
+typedef struct PmcClientState
+{
+	memcached_st *mc;			/* NULL until the first call */
+	bool		stale;			/* a setting changed: compare, maybe rebuild */
+	bool		broken;			/* libmemcached gave up mid-request: rebuild */
+
+	/*
+	 * A second client, built from the same settings, for the ASCII
+	 * commit-time delete batches of invalidate.c, with NOREPLY and
+	 * BUFFER_REQUESTS set once: setting BUFFER_REQUESTS on the main client
+	 * per batch made libmemcached close its connections each time, and the
+	 * reconnects cost more than the batch.  Made at the first batch.
+	 */
+	memcached_st *batch;
+
+	/*
+	 * The result buffer single-key reads fetch into: libmemcached grows it
+	 * and keeps it, so a read allocates nothing.
+	 */
+	memcached_result_st result_storage;
+	memcached_result_st *result;
+
+	/* a request is in flight: its replies may be on the sockets */
+	bool		io_pending;
+
+	/*
+	 * A binary-protocol client without credentials may be talking to a
+	 * server that requires SASL.  libmemcached then reads a get as a silent
+	 * miss and aborts on an incr.  So each server is asked once (a delete
+	 * of a harmless key, answered with a clear authentication failure if
+	 * it wants SASL) before the first request that goes to it.  A server
+	 * that could not be asked is asked again only by calls for its keys,
+	 * so a dead server does not tax calls to live ones.
+	 */
+	bool		probe_needed;
+	PmcProbeState *probe;		/* per server index, in TopMemoryContext */
+	uint32_t	nprobe;
+
+	/*
+	 * After a SASL failure libmemcached disables the server for
+	 * retry_timeout and reports "server disabled" meanwhile: keep calling
+	 * it what it is until a request succeeds or the settings change.
+	 */
+	bool		auth_failed;
+
+	char	   *signature;		/* settings it was built from */
+} PmcClientState;
+
+static PmcClientState state = {.stale = true};
+static bool callbacks_registered = false;
 
 static void
 reset_connections(void)
 {
-	if (client != NULL)
-		memcached_quit(client);
-	if (batch_client != NULL)
-		memcached_quit(batch_client);
-	io_pending = false;
+	if (state.mc != NULL)
+		memcached_quit(state.mc);
+	if (state.batch != NULL)
+		memcached_quit(state.batch);
+	state.io_pending = false;
+}
+
+void
+pmc_reset_connections(void)
+{
+	reset_connections();
 }
 
 static void
 client_xact_callback(XactEvent event, void *arg)
 {
-	if (io_pending && (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT))
-		reset_connections();
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+	{
+		pmc_guard_reset();
+		if (state.io_pending)
+			reset_connections();
+	}
 }
 
 static void
 client_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 						SubTransactionId parentSubid, void *arg)
 {
-	if (io_pending && event == SUBXACT_EVENT_ABORT_SUB)
-		reset_connections();
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		pmc_guard_reset();
+		if (state.io_pending)
+			reset_connections();
+	}
 }
 
-/* Free the client and what belongs to it: its result buffer, the batch client */
+/*
+ * Free the client and everything that belongs to it, and forget what it
+ * was built from: the one place the state is reset.
+ */
 static void
-free_client(void)
+reset_client_state(void)
 {
-	if (client_result != NULL)
-		memcached_result_free(client_result);
-	client_result = NULL;
-	free_batch_client();
-	if (client != NULL)
-		memcached_free(client);
-	client = NULL;
+	if (state.result != NULL)
+		memcached_result_free(state.result);
+	if (state.batch != NULL)
+		memcached_free(state.batch);
+	if (state.mc != NULL)
+		memcached_free(state.mc);
+	if (state.probe != NULL)
+		pfree(state.probe);
+	if (state.signature != NULL)
+		pfree(state.signature);
+	memset(&state, 0, sizeof(state));
+	state.stale = true;
 }
 
 static void
 client_exit_callback(int code, Datum arg)
 {
-	free_client();
+	reset_client_state();
 }
 
 void
 pmc_mark_client_stale(void)
 {
-	client_stale = true;
+	state.stale = true;
+}
+
+void
+pmc_mark_client_broken(void)
+{
+	state.broken = true;
+	state.stale = true;
+}
+
+/* An rc to report: a disabled server after a SASL failure is that failure */
+memcached_return_t
+pmc_client_auth_rc(memcached_return_t rc)
+{
+	if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM)
+		state.auth_failed = true;
+	else if (state.auth_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
+								   rc == MEMCACHED_SERVER_MARKED_DEAD ||
+								   rc == MEMCACHED_SOME_ERRORS))
+		rc = MEMCACHED_AUTH_FAILURE;
+	return rc;
+}
+
+/* A request succeeded: earlier authentication failures are history */
+void
+pmc_client_request_ok(void)
+{
+	state.auth_failed = false;
 }
 
 /*
@@ -269,11 +331,11 @@ build_client(void)
 	char	   *signature = settings_signature();
 
 	/* same settings as the client we have: keep it and its connections */
-	if (client != NULL && built_signature != NULL &&
-		strcmp(signature, built_signature) == 0)
+	if (state.mc != NULL && !state.broken && state.signature != NULL &&
+		strcmp(signature, state.signature) == 0)
 	{
 		pfree(signature);
-		client_stale = false;
+		state.stale = false;
 		return;
 	}
 
@@ -296,56 +358,69 @@ build_client(void)
 				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary_protocol.")));
 	}
 
-	free_client();
-	client = mc;
+	reset_client_state();
+	state.mc = mc;
+
 	/*
 	 * Our own storage, not libmemcached's: a result it allocated itself is
 	 * freed by memcached_fetch_result() at the end of a fetch.
 	 */
-	client_result = memcached_result_create(client, &client_result_storage);
-	if (client_result == NULL)
+	state.result = memcached_result_create(mc, &state.result_storage);
+	if (state.result == NULL)
+	{
+		reset_client_state();
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
-	io_pending = false;
-	if (built_signature)
-		pfree(built_signature);
-	built_signature = MemoryContextStrdup(TopMemoryContext, signature);
+	}
+	state.signature = MemoryContextStrdup(TopMemoryContext, signature);
 	pfree(signature);
-	client_stale = false;
-	auth_failed = false;
-	sasl_probe_pending = pmc_binary && !(pmc_username && pmc_username[0]);
-	pmc_stats_reset_servers(client);
+	state.nprobe = memcached_server_count(mc);
+	state.probe = MemoryContextAllocZero(TopMemoryContext,
+										 Max(state.nprobe, 1) * sizeof(PmcProbeState));
+	state.probe_needed = pmc_binary && !(pmc_username && pmc_username[0]);
+	state.stale = false;
+	pmc_stats_reset_servers(mc);
+}
+
+typedef struct ProbeArgs
+{
+	const char *key;
+	size_t		keylen;
+} ProbeArgs;
+
+static memcached_return_t
+send_probe(memcached_st *mc, void *arg)
+{
+	ProbeArgs  *p = (ProbeArgs *) arg;
+
+	return memcached_delete(mc, p->key, p->keylen, 0);
 }
 
 /*
- * See sasl_probe_pending.  A server that cannot be reached is probed again
- * at the next call; the request itself then reports the failure.
+ * Ask server 'index' whether it wants SASL (see probe_needed): a delete of
+ * a key that maps to it.
  */
 static void
-probe_sasl_requirement(memcached_st *mc)
+probe_server(memcached_st *mc, uint32_t index)
 {
-	uint32_t	nservers = memcached_server_count(mc);
-	bool	   *probed = palloc0(Max(nservers, 1) * sizeof(bool));
-	uint32_t	remaining = nservers;
-	bool		all_answered = true;
+	uint32_t	nservers = state.nprobe;
 
-	for (int i = 0; remaining > 0 && i < 100000; i++)
+	for (int i = 0; i < 100000; i++)
 	{
 		char		key[64];
-		int			keylen = snprintf(key, sizeof(key), "pylibmc_pg:sasl-probe:%d", i);
-		uint32_t	index = (nservers == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
-		memcached_return_t rc;
+		ProbeArgs	p;
+		PmcExchange x;
 
-		if (index >= nservers || probed[index])
+		p.keylen = snprintf(key, sizeof(key), "pylibmc_pg:sasl-probe:%d", i);
+		p.key = key;
+		if (nservers > 1 && memcached_generate_hash(mc, key, p.keylen) != index)
 			continue;
-		probed[index] = true;
-		remaining--;
-		io_pending = true;
-		rc = memcached_delete(mc, key, keylen, 0);
-		io_pending = false;
-		if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM ||
-			rc == MEMCACHED_AUTH_CONTINUE)
+		pmc_exchange_init(&x, mc, PMC_NUM_OPS, "probe", key, p.keylen);
+		x.quiet = true;
+		pmc_exchange(&x, send_probe, &p);
+		if (x.rc == MEMCACHED_AUTH_FAILURE || x.rc == MEMCACHED_AUTH_PROBLEM ||
+			x.rc == MEMCACHED_AUTH_CONTINUE)
 		{
 			char	   *name = pmc_instance_name(memcached_server_instance_by_position(mc, index));
 
@@ -355,23 +430,67 @@ probe_sasl_requirement(memcached_st *mc)
 					 errmsg("memcached server %s requires SASL authentication", name),
 					 errhint("Set pylibmc_pg.username and pylibmc_pg.password.")));
 		}
-		if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
-			all_answered = false;
+		state.probe[index] = (x.rc == MEMCACHED_SUCCESS || x.rc == MEMCACHED_NOTFOUND)
+			? PMC_PROBE_DONE : PMC_PROBE_UNREACHABLE;
+		return;
 	}
-	pfree(probed);
-	if (all_answered)
-		sasl_probe_pending = false;
+	state.probe[index] = PMC_PROBE_UNREACHABLE;
+}
+
+/* Probe the servers never asked; with a key, also its server if unreachable */
+static void
+probe_sasl_requirement(memcached_st *mc, const char *key, size_t keylen)
+{
+	bool		all_done = true;
+
+	for (uint32_t i = 0; i < state.nprobe; i++)
+	{
+		if (state.probe[i] == PMC_PROBE_PENDING)
+			probe_server(mc, i);
+		if (state.probe[i] != PMC_PROBE_DONE)
+			all_done = false;
+	}
+	if (key != NULL && !all_done)
+	{
+		uint32_t	index = state.nprobe > 1 ? memcached_generate_hash(mc, key, keylen) : 0;
+
+		if (index < state.nprobe && state.probe[index] == PMC_PROBE_UNREACHABLE)
+			probe_server(mc, index);
+		all_done = true;
+		for (uint32_t i = 0; i < state.nprobe; i++)
+			if (state.probe[i] != PMC_PROBE_DONE)
+				all_done = false;
+	}
+	if (all_done)
+		state.probe_needed = false;
 }
 
 /*
- * The client, ready for a request.  This is the hot path: when nothing
- * changed it is two tests.
+ * Memcached calls talk over this backend's own connections, with this
+ * backend's settings: a parallel worker has neither (the library may not
+ * even be loaded in the leader, so its settings never reached the worker).
+ */
+static void
+forbid_parallel_worker(void)
+{
+	if (IsParallelWorker())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("memcached functions cannot run in a parallel worker"),
+				 errdetail("A parallel worker has neither the leader's memcached connections nor its settings."),
+				 errhint("Mark functions that call pylibmc_pg functions PARALLEL RESTRICTED.")));
+}
+
+/*
+ * The client, ready for a request for 'key' (NULL: a keyless request).
+ * This is the hot path: when nothing changed it is a few tests.
  */
 memcached_st *
-pmc_client(void)
+pmc_client_for_key(const char *key, size_t keylen)
 {
-	if (unlikely(client == NULL || client_stale))
+	if (unlikely(state.mc == NULL || state.stale))
 	{
+		forbid_parallel_worker();
 		if (!callbacks_registered)
 		{
 			RegisterXactCallback(client_xact_callback, NULL);
@@ -381,11 +500,17 @@ pmc_client(void)
 		}
 		build_client();
 	}
-	if (unlikely(io_pending))
+	if (unlikely(state.io_pending))
 		reset_connections();
-	if (unlikely(sasl_probe_pending))
-		probe_sasl_requirement(client);
-	return client;
+	if (unlikely(state.probe_needed))
+		probe_sasl_requirement(state.mc, key, keylen);
+	return state.mc;
+}
+
+memcached_st *
+pmc_client(void)
+{
+	return pmc_client_for_key(NULL, 0);
 }
 
 /*
@@ -398,8 +523,8 @@ pmc_client(void)
 memcached_st *
 pmc_batch_client(void)
 {
-	Assert(client != NULL && !client_stale);
-	if (batch_client == NULL)
+	Assert(state.mc != NULL && !state.stale);
+	if (state.batch == NULL)
 	{
 		memcached_st *mc = memcached_create(NULL);
 		char	   *problem;
@@ -413,8 +538,7 @@ pmc_batch_client(void)
 		/*
 		 * Built from the settings as the client was, not cloned from it:
 		 * both must route every key alike, which should not depend on what
-		 * memcached_clone() happens to copy (a review found it skips the
-		 * weighted-ketama flag; the test of that case passed either way).
+		 * memcached_clone() happens to copy.
 		 */
 		problem = configure_client(mc);
 		if (problem == NULL &&
@@ -426,26 +550,28 @@ pmc_batch_client(void)
 			memcached_free(mc);
 			elog(ERROR, "could not configure the memcached batch client: %s", problem);
 		}
-		batch_client = mc;
+		state.batch = mc;
 	}
-	return batch_client;
+	return state.batch;
 }
 
 memcached_result_st *
 pmc_client_result(void)
 {
-	return client_result;
+	return state.result;
 }
 
 void
 pmc_disconnect_all(void)
 {
-	if (client != NULL)
-		memcached_quit(client);
-	if (batch_client != NULL)
-		memcached_quit(batch_client);
-	io_pending = false;
-	auth_failed = false;
+	reset_connections();
+	state.auth_failed = false;
+	/* a server may have been replaced: ask about SASL again */
+	if (state.probe != NULL && pmc_binary && !(pmc_username && pmc_username[0]))
+	{
+		memset(state.probe, 0, Max(state.nprobe, 1) * sizeof(PmcProbeState));
+		state.probe_needed = true;
+	}
 }
 
 bool
@@ -472,375 +598,19 @@ pmc_namespace_length(void)
 	return (pmc_namespace && pmc_namespace[0]) ? strlen(pmc_namespace) : 0;
 }
 
+/*
+ * Mark a request in flight, for code that drives libmemcached itself
+ * (pmc_guard_enter() does it): if an ERROR or a cancel cuts us off before
+ * pmc_io_end(), the connections are closed at the next call or at abort.
+ */
 void
 pmc_io_begin(void)
 {
-	io_pending = true;
+	state.io_pending = true;
 }
 
 void
 pmc_io_end(void)
 {
-	io_pending = false;
-}
-
-/* ---------- keys and arguments ---------- */
-
-/*
- * A key for a message: control characters escaped, long keys shortened.
- */
-static char *
-printable_key(const char *key, size_t len)
-{
-	StringInfoData buf;
-	size_t		shown = len;
-
-	/* keys are UTF-8: never cut a character in two */
-	if (len > 64)
-		shown = pg_encoding_mbcliplen(PG_UTF8, key, (int) len, 64);
-
-	initStringInfo(&buf);
-	for (size_t i = 0; i < shown; i++)
-	{
-		unsigned char c = (unsigned char) key[i];
-
-		if (c < 0x20 || c == 0x7f)
-			appendStringInfo(&buf, "\\x%02x", c);
-		else
-			appendStringInfoChar(&buf, (char) c);
-	}
-	if (shown < len)
-		appendStringInfoString(&buf, "...");
-	return buf.data;
-}
-
-/*
- * memcached's key rules, checked here for every protocol: in the ASCII
- * protocol a space or control character would split the command (key
- * injection, a desynchronised connection), so we refuse them everywhere,
- * and a key means the same in ASCII and binary.  Bytes >= 0x80 are fine
- * (UTF-8 keys), as in pylibmc.
- */
-void
-pmc_check_key(const char *key, size_t len)
-{
-	size_t		nslen = pmc_namespace_length();
-
-	if (len == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("memcached key must not be empty")));
-	if (len + nslen > PMC_MAX_KEY_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_STRING_DATA_RIGHT_TRUNCATION),
-				 errmsg("memcached key \"%s\" is too long", printable_key(key, len)),
-				 errdetail("The key is %zu bytes%s; memcached allows at most %d.",
-						   len + nslen, nslen ? " with the namespace" : "", PMC_MAX_KEY_LEN),
-				 errhint("Hash long keys, for example with md5().")));
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) key[i];
-
-		if (c <= ' ' || c == 0x7f)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("memcached key \"%s\" contains a space or control character",
-							printable_key(key, len)),
-					 errhint("Keys cannot hold spaces or control characters; encode such keys, for example with md5() or encode(..., 'hex').")));
-	}
-}
-
-/*
- * A key from a text argument, in UTF-8 (as Python clients send str keys),
- * checked.  The result is NUL-terminated, palloc'd unless it is the text's
- * own storage.
- */
-char *
-pmc_key_from_text(text *t, size_t *len)
-{
-	return pmc_prefixed_key(NULL, 0, t, len);
-}
-
-char *
-pmc_prefixed_key(const char *prefix, size_t prefixlen, text *t, size_t *len)
-{
-	const char *raw = VARDATA_ANY(t);
-	int			rawlen = VARSIZE_ANY_EXHDR(t);
-	char	   *utf8 = pg_server_to_any(raw, rawlen, PG_UTF8);
-	size_t		utf8len = (utf8 == raw) ? (size_t) rawlen : strlen(utf8);
-	char	   *key = palloc(prefixlen + utf8len + 1);
-
-	if (prefixlen)
-		memcpy(key, prefix, prefixlen);
-	memcpy(key + prefixlen, utf8, utf8len);
-	key[prefixlen + utf8len] = '\0';
-	*len = prefixlen + utf8len;
-	pmc_check_key(key, *len);
-	return key;
-}
-
-/*
- * A ttl is memcached's expiration: 0 never, up to 30 days relative
- * seconds, beyond that a unix time.  Negative values mean "now" in ASCII
- * and "year 2106" in binary with pylibmc; we refuse them in both.
- */
-time_t
-pmc_check_ttl(int32 ttl)
-{
-	if (ttl < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("ttl must not be negative"),
-				 errhint("Use 0 for no expiry, a number of seconds up to 2592000 (30 days), or a unix time; use mc_delete() to remove a key.")));
-	return (time_t) ttl;
-}
-
-/* ---------- libmemcached results ---------- */
-
-bool
-pmc_rc_is_server_failure(memcached_return_t rc)
-{
-	switch (rc)
-	{
-		case MEMCACHED_HOST_LOOKUP_FAILURE:
-		case MEMCACHED_CONNECTION_FAILURE:
-		case MEMCACHED_CONNECTION_BIND_FAILURE:
-		case MEMCACHED_WRITE_FAILURE:
-		case MEMCACHED_READ_FAILURE:
-		case MEMCACHED_UNKNOWN_READ_FAILURE:
-		case MEMCACHED_PROTOCOL_ERROR:
-		case MEMCACHED_SERVER_ERROR:
-		case MEMCACHED_ERROR:
-		case MEMCACHED_SOME_ERRORS:
-		case MEMCACHED_NO_SERVERS:
-		case MEMCACHED_ERRNO:
-		case MEMCACHED_FAIL_UNIX_SOCKET:
-		case MEMCACHED_TIMEOUT:
-		case MEMCACHED_SERVER_MARKED_DEAD:
-		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
-		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
-		case MEMCACHED_PARTIAL_READ:
-		case MEMCACHED_FETCH_NOTFINISHED:
-		case MEMCACHED_IN_PROGRESS:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/* Does this failure leave a reply (or half of one) on some socket? */
-static bool
-rc_may_desync(memcached_return_t rc)
-{
-	switch (rc)
-	{
-		case MEMCACHED_TIMEOUT:
-		case MEMCACHED_READ_FAILURE:
-		case MEMCACHED_UNKNOWN_READ_FAILURE:
-		case MEMCACHED_PROTOCOL_ERROR:
-		case MEMCACHED_CLIENT_ERROR:
-		case MEMCACHED_ERROR:
-		case MEMCACHED_PARTIAL_READ:
-		case MEMCACHED_FETCH_NOTFINISHED:
-		case MEMCACHED_IN_PROGRESS:
-		case MEMCACHED_SOME_ERRORS:
-			return true;
-		default:
-			return false;
-	}
-}
-
-static int
-rc_sqlstate(memcached_return_t rc)
-{
-	switch (rc)
-	{
-		case MEMCACHED_HOST_LOOKUP_FAILURE:
-		case MEMCACHED_CONNECTION_FAILURE:
-		case MEMCACHED_CONNECTION_BIND_FAILURE:
-		case MEMCACHED_FAIL_UNIX_SOCKET:
-		case MEMCACHED_SERVER_MARKED_DEAD:
-		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
-		case MEMCACHED_NO_SERVERS:
-			return ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION;
-		case MEMCACHED_PROTOCOL_ERROR:
-			return ERRCODE_PROTOCOL_VIOLATION;
-		case MEMCACHED_E2BIG:
-		case MEMCACHED_KEY_TOO_BIG:
-			return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
-		case MEMCACHED_MEMORY_ALLOCATION_FAILURE:
-		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
-			return ERRCODE_OUT_OF_MEMORY;
-		case MEMCACHED_NOT_SUPPORTED:
-			return ERRCODE_FEATURE_NOT_SUPPORTED;
-		case MEMCACHED_AUTH_PROBLEM:
-		case MEMCACHED_AUTH_FAILURE:
-		case MEMCACHED_AUTH_CONTINUE:
-			return ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION;
-		case MEMCACHED_BAD_KEY_PROVIDED:
-		case MEMCACHED_NO_KEY_PROVIDED:
-		case MEMCACHED_INVALID_ARGUMENTS:
-		case MEMCACHED_CLIENT_ERROR:
-			return ERRCODE_INVALID_PARAMETER_VALUE;
-		default:
-			if (pmc_rc_is_server_failure(rc))
-				return ERRCODE_CONNECTION_FAILURE;
-			return ERRCODE_EXTERNAL_ROUTINE_EXCEPTION;
-	}
-}
-
-static const char *
-rc_hint(memcached_return_t rc)
-{
-	switch (rc)
-	{
-		case MEMCACHED_E2BIG:
-			return "The value is larger than the server's item size limit (memcached -I); compress it with min_compress_len, or store less.";
-		case MEMCACHED_AUTH_FAILURE:
-		case MEMCACHED_AUTH_PROBLEM:
-			return "Check pylibmc_pg.username and pylibmc_pg.password.";
-		case MEMCACHED_SERVER_TEMPORARILY_DISABLED:
-		case MEMCACHED_SERVER_MARKED_DEAD:
-			return "The server failed recently; it is tried again after retry_timeout seconds (pylibmc_pg.behaviors).";
-		default:
-			if (pmc_rc_is_server_failure(rc))
-				return "Check that the memcached server is running and reachable; SET pylibmc_pg.on_error = 'warning' to treat failures as misses.";
-			return NULL;
-	}
-}
-
-/*
- * How a server is named everywhere (messages, mc_stats, mc_client_stats):
- * "host:port", or the socket path.  palloc'd.
- */
-char *
-pmc_instance_name(const memcached_instance_st *instance)
-{
-	if (memcached_server_port(instance) == 0)
-		return pstrdup(memcached_server_name(instance));
-	return psprintf("%s:%u", memcached_server_name(instance),
-					(unsigned) memcached_server_port(instance));
-}
-
-/*
- * For a keyless operation over several servers: the servers whose last
- * error is this failure ("a, b"), else the one libmemcached last
- * disconnected, else NULL.  libmemcached keeps each server's last error
- * until the next one: matching this failure's code keeps an older failure
- * of another kind out (for SOME_ERRORS, any server failure counts).
- */
-static char *
-failed_servers(memcached_st *mc, memcached_return_t rc, int *nnamed)
-{
-	StringInfoData names;
-	const memcached_instance_st *last;
-	uint32_t	count = memcached_server_count(mc);
-
-	initStringInfo(&names);
-	for (uint32_t i = 0; i < count; i++)
-	{
-		const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
-		memcached_return_t last_rc;
-		char	   *name;
-
-		if (inst == NULL)
-			continue;
-		last_rc = memcached_server_error_return(inst);
-		/* SOME_ERRORS sums up failures of several servers: name those */
-		if (last_rc != rc &&
-			!(rc == MEMCACHED_SOME_ERRORS && pmc_rc_is_server_failure(last_rc)))
-			continue;
-		name = pmc_instance_name(inst);
-		appendStringInfo(&names, "%s%s", names.len ? ", " : "", name);
-		pfree(name);
-		(*nnamed)++;
-	}
-	if (names.len > 0)
-		return names.data;
-	pfree(names.data);
-	last = memcached_server_get_last_disconnect(mc);
-	if (last == NULL)
-		return NULL;
-	*nnamed = 1;
-	return pmc_instance_name(last);
-}
-
-/*
- * The server(s) to name in a failure's message: the one a key maps to;
- * for a keyless operation, the only server, or those that failed.
- */
-static char *
-server_for_message(memcached_st *mc, memcached_return_t rc,
-				   const char *key, size_t keylen, int *nnamed)
-{
-	const memcached_instance_st *instance = NULL;
-	uint32_t	count = memcached_server_count(mc);
-
-	*nnamed = 0;
-	if (key != NULL && keylen > 0)
-	{
-		memcached_return_t ignored;
-
-		instance = memcached_server_by_key(mc, key, keylen, &ignored);
-	}
-	/* a keyless operation (multi-get, stats, flush) on a single server */
-	if (instance == NULL && count == 1)
-		instance = memcached_server_instance_by_position(mc, 0);
-	if (instance == NULL && count > 1)
-		return failed_servers(mc, rc, nnamed);
-	if (instance == NULL)
-		instance = memcached_server_get_last_disconnect(mc);
-	if (instance == NULL)
-		return NULL;
-	*nnamed = 1;
-	return pmc_instance_name(instance);
-}
-
-bool
-pmc_failure(memcached_st *mc, memcached_return_t rc,
-			const char *operation, const char *key, size_t keylen)
-{
-	bool		server_failure;
-	int			elevel = ERROR;
-	char	   *server;
-	int			nnamed;
-	char	   *what;
-	int			saved_errno = memcached_last_error_errno(mc);
-	const char *reason;
-
-	if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM)
-		auth_failed = true;
-	else if (auth_failed && (rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED ||
-							 rc == MEMCACHED_SERVER_MARKED_DEAD ||
-							 rc == MEMCACHED_SOME_ERRORS))
-		rc = MEMCACHED_AUTH_FAILURE;
-	server_failure = pmc_rc_is_server_failure(rc);
-	reason = memcached_strerror(mc, rc);
-
-	if (rc_may_desync(rc))
-		reset_connections();
-	if (server_failure)
-	{
-		if (pmc_on_error == PMC_ON_ERROR_IGNORE)
-			return false;
-		if (pmc_on_error == PMC_ON_ERROR_WARNING)
-			elevel = WARNING;
-	}
-
-	server = server_for_message(mc, rc, key, keylen, &nnamed);
-	what = key ? psprintf("%s key \"%s\"", operation, printable_key(key, keylen))
-		: pstrdup(operation);
-	ereport(elevel,
-			(errcode(rc_sqlstate(rc)),
-			 nnamed > 1 ? errmsg("could not %s on memcached servers %s", what, server)
-			 : server ? errmsg("could not %s on memcached server %s", what, server)
-			 : errmsg("could not %s on memcached", what),
-			 (rc == MEMCACHED_ERRNO && saved_errno != 0)
-			 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))
-			 : errdetail("libmemcached: %s.", reason),
-			 rc_hint(rc) ? errhint("%s", rc_hint(rc)) : 0));
-	pfree(what);
-	if (server)
-		pfree(server);
-	return false;
+	state.io_pending = false;
 }

@@ -566,6 +566,17 @@ parse_behavior_value(const PmcBehaviorInfo *info, const char *text, int64_t *val
 			 * and never reads the "not found" a replica answers, so a later
 			 * read returns the reply of the request before it: wrong values.
 			 */
+			/*
+			 * A zero timeout makes libmemcached give up at once: every call
+			 * would fail.  Waits are bounded by these two, so they must be.
+			 */
+			if (num == 0 && (info->id == MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT ||
+							 info->id == MEMCACHED_BEHAVIOR_POLL_TIMEOUT))
+			{
+				set_error(errbuf, errlen, "behavior \"%s\" must be at least 1 (milliseconds): with 0 every call would fail",
+						  info->name);
+				return false;
+			}
 			if (info->id == MEMCACHED_BEHAVIOR_NUMBER_OF_REPLICAS && num > 0)
 			{
 				set_error(errbuf, errlen, "behavior \"%s\" cannot be above 0: libmemcached leaves replicas' replies unread, so reads would return other keys' values",

@@ -12,6 +12,7 @@
  */
 #include "pylibmc_pg.h"
 
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_incr);
@@ -62,6 +63,53 @@ not_a_number(const char *key)
 			 errhint("Store counters as integers, for example mc_set(key, 0).")));
 }
 
+typedef struct DeltaArgs
+{
+	bool		incr;
+	const char *key;
+	size_t		keylen;
+	uint32_t	delta;
+	uint64_t   *value;
+} DeltaArgs;
+
+static memcached_return_t
+send_delta_request(memcached_st *mc, void *arg)
+{
+	DeltaArgs  *a = (DeltaArgs *) arg;
+
+	if (a->incr)
+		return memcached_increment(mc, a->key, a->keylen, a->delta, a->value);
+	return memcached_decrement(mc, a->key, a->keylen, a->delta, a->value);
+}
+
+typedef struct PeekArgs
+{
+	const char *key;
+	size_t		keylen;
+	bool		not_counter;
+} PeekArgs;
+
+static memcached_return_t
+peek_value(memcached_st *mc, void *arg)
+{
+	PeekArgs   *a = (PeekArgs *) arg;
+	memcached_return_t rc;
+	size_t		len;
+	uint32_t	flags;
+	char	   *value = memcached_get(mc, a->key, a->keylen, &len, &flags, &rc);
+
+	if (rc == MEMCACHED_SUCCESS)
+	{
+		a->not_counter = (len == 0 || len > 20);
+		for (size_t i = 0; i < len && !a->not_counter; i++)
+			if (value[i] < '0' || value[i] > '9')
+				a->not_counter = true;
+	}
+	if (value)
+		free(value);
+	return rc;
+}
+
 /*
  * The binary protocol's "non-numeric value" status reaches us from
  * libmemcached 1.1.4 as a generic UNKNOWN_READ_FAILURE, with no text to
@@ -71,68 +119,41 @@ not_a_number(const char *key)
 static bool
 stored_value_is_not_counter(memcached_st *mc, const char *key, size_t keylen)
 {
-	memcached_return_t rc;
-	size_t		len;
-	uint32_t	flags;
-	char	   *value;
-	bool		not_counter = false;
+	PeekArgs	a = {key, keylen, false};
+	PmcExchange x;
 
 	if (!pmc_binary)
 		return false;
-	pmc_io_begin();
-	value = memcached_get(mc, key, keylen, &len, &flags, &rc);
-	pmc_io_end();
-	if (rc == MEMCACHED_SUCCESS)
-	{
-		not_counter = (len == 0 || len > 20);
-		for (size_t i = 0; i < len && !not_counter; i++)
-			if (value[i] < '0' || value[i] > '9')
-				not_counter = true;
-	}
-	if (value)
-		free(value);
-	return not_counter;
+	pmc_exchange_init(&x, mc, PMC_NUM_OPS, "get", key, keylen);
+	x.quiet = true;
+	pmc_exchange(&x, peek_value, &a);
+	return a.not_counter;
 }
 
 /*
- * Send incr or decr.  Returns true with *value set, false on a missing key
- * (or a failure turned into a miss).
+ * Send incr or decr.  HIT with *value set, MISS on a missing key, ERROR
+ * on a failure that on_error let through.
  */
-static bool
+static PmcOutcome
 send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
 		   uint32_t delta, uint64_t *value)
 {
-	memcached_return_t rc;
-	instr_time	start;
-	PmcOp		op = incr ? PMC_OP_INCR : PMC_OP_DECR;
+	DeltaArgs	a = {incr, key, keylen, delta, value};
+	PmcExchange x;
+	PmcOutcome	outcome;
 
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	if (incr)
-		rc = memcached_increment(mc, key, keylen, delta, value);
-	else
-		rc = memcached_decrement(mc, key, keylen, delta, value);
-	pmc_io_end();
-
-	switch (rc)
+	pmc_exchange_init(&x, mc, incr ? PMC_OP_INCR : PMC_OP_DECR,
+					  incr ? "increment" : "decrement", key, keylen);
+	/* ASCII: "cannot increment or decrement non-numeric value" */
+	x.caller_handles = pmc_binary ? MEMCACHED_UNKNOWN_READ_FAILURE : MEMCACHED_CLIENT_ERROR;
+	outcome = pmc_exchange(&x, send_delta_request, &a);
+	if (outcome == PMC_ERROR && x.rc == x.caller_handles)
 	{
-		case MEMCACHED_SUCCESS:
-			pmc_stats_count(mc, op, key, keylen, PMC_HIT, keylen, 0, start);
-			return true;
-		case MEMCACHED_NOTFOUND:
-			pmc_stats_count(mc, op, key, keylen, PMC_MISS, keylen, 0, start);
-			return false;
-		case MEMCACHED_CLIENT_ERROR:
-			/* ASCII: "cannot increment or decrement non-numeric value" */
-			pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen, 0, start);
+		if (x.rc == MEMCACHED_CLIENT_ERROR || stored_value_is_not_counter(mc, key, keylen))
 			not_a_number(key);
-			return false;
-		default:
-			pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen, 0, start);
-			if (rc == MEMCACHED_UNKNOWN_READ_FAILURE && stored_value_is_not_counter(mc, key, keylen))
-				not_a_number(key);
-			return pmc_failure(mc, rc, incr ? "increment" : "decrement", key, keylen);
+		pmc_report_failure(&x);
 	}
+	return outcome;
 }
 
 static Datum
@@ -144,7 +165,7 @@ incr_or_decr(FunctionCallInfo fcinfo, bool incr)
 	uint64_t	value;
 
 	pmc_forbid_udp(incr ? "mc_incr" : "mc_decr");
-	if (!send_delta(pmc_client(), incr, key, keylen, delta, &value))
+	if (send_delta(pmc_client_for_key(key, keylen), incr, key, keylen, delta, &value) != PMC_HIT)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(counter_result(key, value, incr ? delta : 0, incr));
 }
@@ -166,7 +187,8 @@ pylibmc_pg_decr(PG_FUNCTION_ARGS)
  * holding 'initial' (not initial + delta), which is what the result is.
  *
  * It is incr, then add on a miss, then incr again if another client's add
- * won the race: no increment is ever lost, in either protocol.  The binary
+ * won the race (the add was not stored): no increment is ever lost, in
+ * either protocol.  A failure that on_error let through ends it with NULL.  The binary
  * protocol's own incr-with-initial is not used, because it creates the
  * item with flags 0, which pylibmc and mc_get read as bytes, not as an int.
  */
@@ -187,24 +209,40 @@ incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
 				 errmsg("initial must not be negative"),
 				 errdetail("memcached counters are unsigned.")));
 	pmc_forbid_udp(incr ? "mc_incr" : "mc_decr");
-	mc = pmc_client();
+	mc = pmc_client_for_key(key, keylen);
 
-	for (int attempt = 0; attempt < 3; attempt++)
+	/*
+	 * Each round trip either counts, creates, or finds that another client
+	 * created the key meanwhile (then the next incr finds it).  A key that
+	 * keeps vanishing between add and incr (evicted, deleted by others)
+	 * could loop: bound it, and say so rather than lose the increment.
+	 */
+	for (int attempt = 0; attempt < 100; attempt++)
 	{
 		PmcValue	v;
 		char		digits[MAXINT8LEN + 1];
+		PmcOutcome	outcome;
 
-		if (send_delta(mc, incr, key, keylen, delta, &value))
+		outcome = send_delta(mc, incr, key, keylen, delta, &value);
+		if (outcome == PMC_HIT)
 			PG_RETURN_INT64(counter_result(key, value, incr ? delta : 0, incr));
+		if (outcome == PMC_ERROR)
+			PG_RETURN_NULL();
 		v.len = pmc_lltoa(initial, digits);
 		v.data = digits;
 		v.flags = PMC_FLAG_LONG;
-		if (pmc_store(mc, PMC_OP_ADD, key, keylen, &v, ttl, 0))
+		outcome = pmc_store(mc, PMC_OP_ADD, key, keylen, &v, ttl, 0);
+		if (outcome == PMC_HIT)
 			PG_RETURN_INT64(initial);
-		/* a failure that on_error made a miss: stop here */
-		if (pmc_on_error != PMC_ON_ERROR_ERROR)
-			break;
+		if (outcome == PMC_ERROR)
+			PG_RETURN_NULL();
+		/* PMC_MISS: another client's add won; count on its value */
+		CHECK_FOR_INTERRUPTS();
 	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("could not %s counter \"%s\": it was created and removed again 100 times meanwhile",
+					incr ? "increment" : "decrement", key)));
 	PG_RETURN_NULL();
 }
 

@@ -16,6 +16,7 @@
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -190,78 +191,166 @@ fetch_loop(memcached_st *mc, memcached_result_st *result_buf, const KeyList *lis
 #define PMC_MGET_CHUNK_BYTES	32768
 
 /*
- * Send keys [first, first + n) as one multi-get and read every reply.
- * Returns false (after reporting) when a failure stopped it.
+ * After a multi-get was sent: the servers that should have received some
+ * of these keys and did not (libmemcached skips a server it cannot
+ * connect to and reports success for the others), as "a, b".
  */
-static bool
-fetch_chunk(memcached_st *mc, const KeyList *list, int first, int n, FetchState *state)
+static char *
+servers_not_asked(memcached_st *mc, const KeyList *list, int first, int n, int *nfailed)
+{
+	uint32_t	nservers = memcached_server_count(mc);
+	bool	   *involved = palloc0(Max(nservers, 1) * sizeof(bool));
+	StringInfoData names;
+
+	for (int i = first; i < first + n; i++)
+	{
+		uint32_t	index = nservers > 1 ? memcached_generate_hash(mc, list->keys[i], list->lens[i]) : 0;
+
+		if (index < nservers)
+			involved[index] = true;
+	}
+	initStringInfo(&names);
+	for (uint32_t i = 0; i < nservers; i++)
+	{
+		const memcached_instance_st *inst;
+		char	   *name;
+
+		if (!involved[i])
+			continue;
+		inst = memcached_server_instance_by_position(mc, i);
+		if (inst == NULL || memcached_server_response_count(inst) > 0)
+			continue;
+		name = pmc_instance_name(inst);
+		appendStringInfo(&names, "%s%s", names.len ? ", " : "", name);
+		pfree(name);
+		(*nfailed)++;
+	}
+	pfree(involved);
+	if (names.len == 0)
+	{
+		pfree(names.data);
+		return NULL;
+	}
+	return names.data;
+}
+
+typedef struct FetchArgs
+{
+	const KeyList *list;
+	FetchState *state;
+	PmcExchange *x;
+} FetchArgs;
+
+/*
+ * Send keys [first, first + n) as one multi-get and read every reply.
+ * libmemcached's fetch reports some failures as the end of the replies: a
+ * failure it recorded during the request (memcached_last_error) is one.
+ */
+static memcached_return_t
+fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 {
 	memcached_return_t rc;
+	memcached_return_t last;
 	memcached_result_st result_buf;
+	char	   *not_asked;
+	volatile int nnot_asked = 0;
 
-	pmc_io_begin();
-	rc = memcached_mget(mc, (const char *const *) list->keys + first, list->lens + first, n);
-	if (rc != MEMCACHED_SUCCESS)
+	rc = memcached_mget(mc, (const char *const *) a->list->keys + first, a->list->lens + first, n);
+	if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_SOME_ERRORS)
+		return rc;
 	{
-		/* raises in on_error=error (the abort drops the replies) */
-		pmc_failure(mc, rc, "get several keys", NULL, 0);
+		int			nfailed = 0;
+
+		not_asked = servers_not_asked(mc, a->list, first, n, &nfailed);
+		nnot_asked = nfailed;
 	}
 
 	memcached_result_create(mc, &result_buf);
 	PG_TRY();
 	{
-		rc = fetch_loop(mc, &result_buf, list, state);
+		rc = fetch_loop(mc, &result_buf, a->list, a->state);
 	}
 	PG_FINALLY();
 	{
 		memcached_result_free(&result_buf);
 	}
 	PG_END_TRY();
-	pmc_io_end();
 
-	if (rc != MEMCACHED_END && rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+	if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 	{
-		pmc_failure(mc, rc, "get several keys", NULL, 0);
-		return false;
+		rc = MEMCACHED_SUCCESS;
+		last = memcached_last_error(mc);
+		if (last != MEMCACHED_SUCCESS && last != MEMCACHED_NOTFOUND && last != MEMCACHED_END)
+			rc = last;
 	}
-	return true;
+	if (not_asked != NULL)
+	{
+		a->x->failed_servers = not_asked;
+		a->x->nfailed_servers = nnot_asked;
+		if (rc == MEMCACHED_SUCCESS)
+			rc = memcached_last_error(mc) != MEMCACHED_SUCCESS
+				? memcached_last_error(mc) : MEMCACHED_CONNECTION_FAILURE;
+	}
+	return rc;
 }
 
 /*
  * A multi-get of every key, in as few requests as PMC_MGET_CHUNK_BYTES
- * allows, each read to the end.  Returns the replies in *fetched.
+ * allows, each read to the end; a chunk that failed does not stop the
+ * others (on_error decides what the failure does once all were read).
+ */
+static memcached_return_t
+fetch_chunks(memcached_st *mc, void *arg)
+{
+	FetchArgs  *a = (FetchArgs *) arg;
+	memcached_return_t first_failure = MEMCACHED_SUCCESS;
+	int			first = 0;
+
+	while (first < a->list->n)
+	{
+		size_t		bytes = 0;
+		int			n = 0;
+		memcached_return_t rc;
+
+		while (first + n < a->list->n &&
+			   (n == 0 || bytes + a->list->lens[first + n] < PMC_MGET_CHUNK_BYTES))
+			bytes += a->list->lens[first + n++] + 1;
+		rc = fetch_chunk(mc, a, first, n);
+		if (rc != MEMCACHED_SUCCESS && first_failure == MEMCACHED_SUCCESS)
+			first_failure = rc;
+		a->x->sent += bytes;
+		first += n;
+	}
+	a->x->received = a->state->received;
+	if (first_failure == MEMCACHED_SUCCESS)
+		a->x->outcome = a->state->nfetched > 0 ? PMC_HIT : PMC_MISS;
+	return first_failure;
+}
+
+/*
+ * A multi-get of every key.  Returns the replies in *fetched: all of them,
+ * or (a server failed and on_error let it through) those that came.
  */
 static int
 fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
 {
 	FetchState	state;
-	instr_time	start;
-	size_t		sent = 0;
-	bool		ok = true;
-	int			first = 0;
+	FetchArgs	a;
+	PmcExchange x;
 
 	state.capacity = 16;
 	state.nfetched = 0;
 	state.received = 0;
 	state.fetched = palloc(state.capacity * sizeof(Fetched));
-	INSTR_TIME_SET_CURRENT(start);
-
-	while (first < list->n && ok)
-	{
-		size_t		bytes = 0;
-		int			n = 0;
-
-		while (first + n < list->n && (n == 0 || bytes + list->lens[first + n] < PMC_MGET_CHUNK_BYTES))
-			bytes += list->lens[first + n++] + 1;
-		ok = fetch_chunk(mc, list, first, n, &state);
-		sent += bytes;
-		first += n;
-	}
 	*fetched = state.fetched;
-	if (list->n > 0)
-		pmc_stats_count(mc, PMC_OP_GET_MULTI, NULL, 0,
-						!ok ? PMC_ERROR : state.nfetched > 0 ? PMC_HIT : PMC_MISS,
-						sent, state.received, start);
+	if (list->n == 0)
+		return 0;
+	a.list = list;
+	a.state = &state;
+	a.x = &x;
+	pmc_exchange_init(&x, mc, PMC_OP_GET_MULTI, "get several keys", NULL, 0);
+	pmc_exchange(&x, fetch_chunks, &a);
+	*fetched = state.fetched;
 	return state.nfetched;
 }
 
@@ -312,6 +401,18 @@ pylibmc_pg_get_multi(PG_FUNCTION_ARGS)
 
 /* ---------- set_multi ---------- */
 
+/*
+ * mc_set_multi checks and encodes every key and value first, and sends
+ * only then: a bad key or value never leaves the keys before it written.
+ */
+typedef struct PendingSet
+{
+	text	   *key_text;		/* as given, for the failed-keys result */
+	char	   *key;			/* prefixed, checked */
+	size_t		keylen;
+	PmcValue	value;
+} PendingSet;
+
 typedef struct SetMultiArgs
 {
 	time_t		ttl;
@@ -319,8 +420,9 @@ typedef struct SetMultiArgs
 	size_t		prefixlen;
 	int32		min_compress_len;
 	int32		compress_level;
-	ArrayBuildState *failed;
-	memcached_st *mc;
+	PendingSet *pending;
+	int			npending;
+	int			capacity;
 } SetMultiArgs;
 
 static void
@@ -331,28 +433,59 @@ set_multi_args(FunctionCallInfo fcinfo, int first, SetMultiArgs *args)
 	args->min_compress_len = PG_ARGISNULL(first + 2) ? 0 : PG_GETARG_INT32(first + 2);
 	args->compress_level = PG_ARGISNULL(first + 3) ? -1 : PG_GETARG_INT32(first + 3);
 	pmc_check_compression(args->min_compress_len, args->compress_level);
-	args->failed = initArrayResult(TEXTOID, CurrentMemoryContext, false);
-	args->mc = pmc_client();
+	args->npending = 0;
+	args->capacity = 16;
+	args->pending = palloc(args->capacity * sizeof(PendingSet));
 }
 
+/* Check and encode one pair; nothing is sent yet */
 static void
 set_one(SetMultiArgs *args, text *key_text, Datum value, Oid typid)
 {
-	size_t		keylen;
-	char	   *key = pmc_prefixed_key(args->prefix, args->prefixlen, key_text, &keylen);
-	PmcValue	v;
+	PendingSet *p;
 
-	pmc_encode(value, typid, &v);
-	pmc_compress(&v, args->min_compress_len, args->compress_level);
-	if (!pmc_store(args->mc, PMC_OP_SET, key, keylen, &v, args->ttl, 0))
-		accumArrayResult(args->failed, PointerGetDatum(key_text), false, TEXTOID, CurrentMemoryContext);
-	pfree(key);
+	if (args->npending == args->capacity)
+	{
+		args->capacity *= 2;
+		args->pending = repalloc_huge(args->pending, args->capacity * sizeof(PendingSet));
+	}
+	p = &args->pending[args->npending];
+	p->key_text = key_text;
+	p->key = pmc_prefixed_key(args->prefix, args->prefixlen, key_text, &p->keylen);
+	pmc_encode(value, typid, &p->value);
+	pmc_compress(&p->value, args->min_compress_len, args->compress_level);
+	if (pmc_client_is_udp() && p->keylen + p->value.len > PMC_MAX_UDP_VALUE)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("value for key \"%s\" is too large for UDP", p->key),
+				 errdetail("The key and value are %zu bytes; over UDP at most %d can be sent.",
+						   p->keylen + p->value.len, PMC_MAX_UDP_VALUE),
+				 errhint("Use TCP or UNIX-socket servers for large values.")));
+	args->npending++;
 }
 
+/*
+ * Send every checked pair.  A server that failed is not asked again in
+ * this call; a pending cancel ends the call between two keys.  Returns
+ * the keys not stored, without the prefix.
+ */
 static Datum
-failed_keys(SetMultiArgs *args)
+send_all(SetMultiArgs *args)
 {
-	return makeArrayResult(args->failed, CurrentMemoryContext);
+	ArrayBuildState *failed = initArrayResult(TEXTOID, CurrentMemoryContext, false);
+	memcached_st *mc = pmc_client();
+
+	pmc_call_begin(mc);
+	for (int i = 0; i < args->npending; i++)
+	{
+		PendingSet *p = &args->pending[i];
+
+		if (pmc_store(mc, PMC_OP_SET, p->key, p->keylen, &p->value, args->ttl, 0) != PMC_HIT)
+			accumArrayResult(failed, PointerGetDatum(p->key_text), false, TEXTOID,
+							 CurrentMemoryContext);
+	}
+	pmc_call_end();
+	return makeArrayResult(failed, CurrentMemoryContext);
 }
 
 /*
@@ -425,12 +558,9 @@ pylibmc_pg_set_multi_jsonb(PG_FUNCTION_ARGS)
 		if (tok == WJB_KEY)
 			key = cstring_to_text_with_len(v.val.string.val, v.val.string.len);
 		else if (tok == WJB_VALUE)
-		{
 			set_json_value(&args, key, &v);
-			pfree(key);
-		}
 	}
-	PG_RETURN_DATUM(failed_keys(&args));
+	PG_RETURN_DATUM(send_all(&args));
 }
 
 /* mc_set_multi(keys text[], values anyarray, ttl, key_prefix, ...) */
@@ -474,7 +604,7 @@ pylibmc_pg_set_multi_arrays(PG_FUNCTION_ARGS)
 	set_multi_args(fcinfo, 2, &args);
 	for (int i = 0; i < nk; i++)
 		set_one(&args, DatumGetTextPP(kd[i]), vd[i], elemtype);
-	PG_RETURN_DATUM(failed_keys(&args));
+	PG_RETURN_DATUM(send_all(&args));
 }
 
 /*
@@ -497,9 +627,13 @@ pylibmc_pg_delete_multi(PG_FUNCTION_ARGS)
 	prefix = optional_prefix(fcinfo, 2, &prefixlen);
 
 	collect_keys(PG_GETARG_ARRAYTYPE_P(0), prefix, prefixlen, false, &list);
+	if (ttl > 0)
+		pmc_forbid_udp("mc_delete_multi with a ttl");
 	mc = pmc_client();
+	pmc_call_begin(mc);
 	for (int i = 0; i < list.n; i++)
-		if (!pmc_delete_key(mc, list.keys[i], list.lens[i], ttl))
+		if (pmc_delete_key(mc, list.keys[i], list.lens[i], ttl) != PMC_HIT)
 			all = false;
+	pmc_call_end();
 	PG_RETURN_BOOL(all);
 }

@@ -54,38 +54,36 @@ extern void pmc_define_gucs(void);
 /* ---------- client.c ---------- */
 
 extern memcached_st *pmc_client(void);
+extern memcached_st *pmc_client_for_key(const char *key, size_t keylen);
 extern memcached_st *pmc_batch_client(void);
 extern memcached_result_st *pmc_client_result(void);
-extern char *pmc_instance_name(const memcached_instance_st *instance);
 extern void pmc_mark_client_stale(void);
+extern void pmc_mark_client_broken(void);
+extern void pmc_reset_connections(void);
 extern void pmc_disconnect_all(void);
 extern bool pmc_client_is_udp(void);
 extern void pmc_forbid_udp(const char *what);
 extern size_t pmc_namespace_length(void);
+extern memcached_return_t pmc_client_auth_rc(memcached_return_t rc);
+extern void pmc_client_request_ok(void);
 
 /*
- * Around every call that sends a request: if an ERROR (or a cancel) cuts
- * us off before pmc_io_end(), the replies still in flight are dropped by
- * closing the connections, at the next call or at transaction abort.
+ * Mark a request in flight, for code that drives libmemcached outside
+ * pmc_exchange(): if an ERROR or a cancel cuts us off before pmc_io_end(),
+ * the replies still in flight are dropped by closing the connections, at
+ * the next call or at transaction abort.
  */
 extern void pmc_io_begin(void);
 extern void pmc_io_end(void);
 
-/*
- * Report a libmemcached result that is not an expected outcome.  Server and
- * network failures follow pylibmc_pg.on_error: raise (never returns), or warn
- * or keep quiet and return false so the caller can act as on a miss.  Any
- * other unexpected result is always an ERROR.
- */
-extern bool pmc_failure(memcached_st *mc, memcached_return_t rc,
-						const char *operation, const char *key, size_t keylen);
-extern bool pmc_rc_is_server_failure(memcached_return_t rc);
+/* ---------- keys.c ---------- */
 
 /* Key checks: ERROR on an empty, too long or unsafe key */
 extern void pmc_check_key(const char *key, size_t len);
 extern char *pmc_key_from_text(text *t, size_t *len);
 extern char *pmc_prefixed_key(const char *prefix, size_t prefixlen,
 							  text *t, size_t *len);
+extern char *pmc_printable_key(const char *key, size_t len);
 
 /* Argument checks shared by the operations */
 extern time_t pmc_check_ttl(int32 ttl);
@@ -145,9 +143,57 @@ extern void pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 								   size_t sent, size_t received, instr_time start);
 extern const char *pmc_op_name(PmcOp op);
 
-extern bool pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
-					  const PmcValue *value, time_t ttl, uint64_t cas);
-extern bool pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl);
+/* writes.c: one request; HIT stored/deleted, MISS not, ERROR failed */
+extern PmcOutcome pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+							const PmcValue *value, time_t ttl, uint64_t cas);
+extern PmcOutcome pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl);
+
+/* ---------- exchange.c ---------- */
+
+#define PMC_OUTCOME_UNSET	((PmcOutcome) -1)
+
+/*
+ * One request to memcached: what it is (for counters and messages) and,
+ * after pmc_exchange(), how it ended.
+ */
+typedef struct PmcExchange
+{
+	memcached_st *mc;
+	PmcOp		op;				/* counted under it; PMC_NUM_OPS: not counted */
+	const char *verb;			/* "get", "set", "get several keys", ... */
+	const char *key;			/* NULL for a keyless request */
+	size_t		keylen;
+	size_t		sent;			/* bytes, for the counters */
+	size_t		received;
+	bool		quiet;			/* the caller reports failures itself */
+	bool		retry_safe;		/* idempotent: one more try on a closed connection */
+	memcached_return_t caller_handles;	/* this rc is reported by the caller */
+
+	/* set by the exchange function or by pmc_exchange() */
+	PmcOutcome	outcome;		/* fn may set HIT or MISS */
+	memcached_return_t rc;
+	bool		abort_caught;	/* libmemcached abort()ed: rebuilt */
+	char	   *failed_servers; /* names, when fn found some servers failed */
+	int			nfailed_servers;
+} PmcExchange;
+
+typedef memcached_return_t (*PmcExchangeFn) (memcached_st *mc, void *arg);
+
+extern void pmc_exchange_init(PmcExchange *x, memcached_st *mc, PmcOp op,
+							  const char *verb, const char *key, size_t keylen);
+extern PmcOutcome pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg);
+extern void pmc_report_failure(PmcExchange *x);
+extern bool pmc_rc_is_server_failure(memcached_return_t rc);
+extern char *pmc_instance_name(const memcached_instance_st *instance);
+
+extern void pmc_guard_enter(void);
+extern void pmc_guard_leave(void);
+extern void pmc_guard_reset(void);
+
+/* multi-key calls: a server that failed once is not asked again */
+extern void pmc_call_begin(memcached_st *mc);
+extern void pmc_call_end(void);
+extern bool pmc_call_server_failed(memcached_st *mc, const char *key, size_t keylen);
 
 /* ---------- invalidate.c ---------- */
 

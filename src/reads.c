@@ -33,61 +33,87 @@ typedef struct RawValue
 	bool		found;
 } RawValue;
 
+typedef struct ReadArgs
+{
+	const char *key;
+	size_t		keylen;
+	RawValue   *raw;
+	PmcExchange *x;
+} ReadArgs;
+
 /*
- * Read one key with one multi-get of one key, into the client's result
- * buffer, and read to the end (END), so nothing is left on the socket.
- * Returns false on a miss or on a failure that on_error turns into a miss.
+ * One multi-get of one key, read to the end (END), so nothing is left on
+ * the socket.  libmemcached's fetch reports some failures as a miss
+ * (memcached_fetch_result turns any error into NOTFOUND when nothing was
+ * read in that fetch): a failure it recorded during this request
+ * (memcached_last_error is cleared when a request starts) is one.
+ */
+static memcached_return_t
+fetch_one(memcached_st *mc, void *arg)
+{
+	ReadArgs   *a = (ReadArgs *) arg;
+	RawValue   *raw = a->raw;
+	memcached_result_st *buffer = pmc_client_result();
+	memcached_result_st *result;
+	memcached_return_t rc;
+	const char *keys[1] = {a->key};
+	size_t		lens[1] = {a->keylen};
+
+	memset(raw, 0, sizeof(*raw));
+	rc = memcached_mget(mc, keys, lens, 1);
+	if (rc != MEMCACHED_SUCCESS)
+		return rc;
+	while ((result = memcached_fetch_result(mc, raw->found ? NULL : buffer, &rc)) != NULL)
+	{
+		if (raw->found)
+		{
+			/* more than we asked for: read it, drop it */
+			memcached_result_free(result);
+			continue;
+		}
+		if (memcached_result_key_length(result) == a->keylen &&
+			memcmp(memcached_result_key_value(result), a->key, a->keylen) == 0)
+		{
+			raw->data = memcached_result_value(result);
+			raw->len = memcached_result_length(result);
+			raw->flags = memcached_result_flags(result);
+			raw->cas = memcached_result_cas(result);
+			raw->found = true;
+		}
+	}
+	if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
+	{
+		memcached_return_t last = memcached_last_error(mc);
+
+		if (last != MEMCACHED_SUCCESS && last != MEMCACHED_NOTFOUND &&
+			last != MEMCACHED_END)
+			return last;
+		a->x->outcome = raw->found ? PMC_HIT : PMC_MISS;
+		a->x->received = raw->len;
+		return MEMCACHED_SUCCESS;
+	}
+	return rc;
+}
+
+/*
+ * Read one key into the client's result buffer.  Returns false on a miss
+ * or on a failure that on_error turns into a miss.
  */
 static bool
 read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw)
 {
-	memcached_result_st *buffer = pmc_client_result();
-	memcached_return_t rc;
-	instr_time	start;
-	const char *keys[1] = {key};
-	size_t		lens[1] = {keylen};
+	PmcExchange x;
+	ReadArgs	a = {key, keylen, raw, &x};
 
 	memset(raw, 0, sizeof(*raw));
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	rc = memcached_mget(mc, keys, lens, 1);
-	if (rc == MEMCACHED_SUCCESS)
+	pmc_exchange_init(&x, mc, PMC_OP_GET, "get", key, keylen);
+	x.retry_safe = true;
+	if (pmc_exchange(&x, fetch_one, &a) != PMC_HIT)
 	{
-		memcached_result_st *result;
-
-		while ((result = memcached_fetch_result(mc, raw->found ? NULL : buffer, &rc)) != NULL)
-		{
-			if (raw->found)
-			{
-				/* more than we asked for: read it, drop it */
-				memcached_result_free(result);
-				continue;
-			}
-			if (memcached_result_key_length(result) == keylen &&
-				memcmp(memcached_result_key_value(result), key, keylen) == 0)
-			{
-				raw->data = memcached_result_value(result);
-				raw->len = memcached_result_length(result);
-				raw->flags = memcached_result_flags(result);
-				raw->cas = memcached_result_cas(result);
-				raw->found = true;
-			}
-		}
-		if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND)
-			rc = MEMCACHED_SUCCESS;
+		raw->found = false;
+		return false;
 	}
-	pmc_io_end();
-
-	if (rc == MEMCACHED_SUCCESS)
-	{
-		pmc_stats_count(mc, PMC_OP_GET, key, keylen, raw->found ? PMC_HIT : PMC_MISS,
-						keylen, raw->len, start);
-		return raw->found;
-	}
-	raw->found = false;
-	pmc_stats_count(mc, PMC_OP_GET, key, keylen, PMC_ERROR, keylen, 0, start);
-	pmc_failure(mc, rc, "get", key, keylen);
-	return false;
+	return true;
 }
 
 static Datum
@@ -118,7 +144,7 @@ pylibmc_pg_get(PG_FUNCTION_ARGS)
 		typid = pmc_value_argtype(fcinfo, 1);
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get");
-	mc = pmc_client();
+	mc = pmc_client_for_key(key, keylen);
 	if (!read_one(mc, key, keylen, &raw))
 		PG_RETURN_NULL();
 	result = decode_raw(&raw, typid, key, keylen, &isnull);
@@ -153,7 +179,7 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 		typid = pmc_value_argtype(fcinfo, 1);
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_gets");
-	mc = pmc_client();
+	mc = pmc_client_for_key(key, keylen);
 	if (!memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -163,6 +189,12 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 	{
 		uint64_t	cas = raw.cas;
 
+		/* bigint holds the tokens mc_cas takes; see pylibmc_pg_cas */
+		if (cas > (uint64_t) PG_INT64_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cas token of key \"%s\" is out of range for type bigint", key),
+					 errdetail("memcached issued %llu.", (unsigned long long) cas)));
 		values[0] = decode_raw(&raw, typid, key, keylen, &nulls[0]);
 		if (!nulls[0])
 		{
@@ -194,7 +226,7 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 	tupdesc = BlessTupleDesc(tupdesc);
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get_raw");
-	mc = pmc_client();
+	mc = pmc_client_for_key(key, keylen);
 	if (read_one(mc, key, keylen, &raw))
 	{
 		bytea	   *b;

@@ -55,16 +55,53 @@ op_verb(PmcOp op)
 	}
 }
 
+typedef struct StoreArgs
+{
+	PmcOp		op;
+	const char *key;
+	size_t		keylen;
+	const PmcValue *value;
+	time_t		ttl;
+	uint64_t	cas;
+} StoreArgs;
+
+static memcached_return_t
+send_store(memcached_st *mc, void *arg)
+{
+	StoreArgs  *a = (StoreArgs *) arg;
+	const PmcValue *v = a->value;
+	const char *key = a->key;
+	size_t		keylen = a->keylen;
+
+	switch (a->op)
+	{
+		case PMC_OP_SET:
+			return memcached_set(mc, key, keylen, v->data, v->len, a->ttl, v->flags);
+		case PMC_OP_ADD:
+			return memcached_add(mc, key, keylen, v->data, v->len, a->ttl, v->flags);
+		case PMC_OP_REPLACE:
+			return memcached_replace(mc, key, keylen, v->data, v->len, a->ttl, v->flags);
+		case PMC_OP_APPEND:
+			return memcached_append(mc, key, keylen, v->data, v->len, 0, v->flags);
+		case PMC_OP_PREPEND:
+			return memcached_prepend(mc, key, keylen, v->data, v->len, 0, v->flags);
+		case PMC_OP_CAS:
+			return memcached_cas(mc, key, keylen, v->data, v->len, a->ttl, v->flags, a->cas);
+		default:
+			return MEMCACHED_NOT_SUPPORTED;
+	}
+}
+
 /*
- * Send one storage command.  Returns true when stored; false when the
- * server declined (or a failure was turned into a miss by on_error).
+ * Send one storage command.  HIT when stored; MISS when the server
+ * declined; ERROR when it failed and on_error let the call go on.
  */
-bool
+PmcOutcome
 pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 		  const PmcValue *value, time_t ttl, uint64_t cas)
 {
-	memcached_return_t rc;
-	instr_time	start;
+	PmcExchange x;
+	StoreArgs	a;
 
 	/* libmemcached sends a request as one datagram: bound it clearly */
 	if (pmc_client_is_udp() && keylen + value->len > PMC_MAX_UDP_VALUE)
@@ -74,48 +111,19 @@ pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 				 errdetail("The key and value are %zu bytes; over UDP at most %d can be sent.",
 						   keylen + value->len, PMC_MAX_UDP_VALUE),
 				 errhint("Use TCP or UNIX-socket servers for large values.")));
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	switch (op)
-	{
-		case PMC_OP_SET:
-			rc = memcached_set(mc, key, keylen, value->data, value->len, ttl, value->flags);
-			break;
-		case PMC_OP_ADD:
-			rc = memcached_add(mc, key, keylen, value->data, value->len, ttl, value->flags);
-			break;
-		case PMC_OP_REPLACE:
-			rc = memcached_replace(mc, key, keylen, value->data, value->len, ttl, value->flags);
-			break;
-		case PMC_OP_APPEND:
-			rc = memcached_append(mc, key, keylen, value->data, value->len, 0, value->flags);
-			break;
-		case PMC_OP_PREPEND:
-			rc = memcached_prepend(mc, key, keylen, value->data, value->len, 0, value->flags);
-			break;
-		case PMC_OP_CAS:
-			rc = memcached_cas(mc, key, keylen, value->data, value->len, ttl, value->flags, cas);
-			break;
-		default:
-			elog(ERROR, "unexpected storage operation %d", (int) op);
-	}
-	pmc_io_end();
-
-	switch (rc)
-	{
-		case MEMCACHED_SUCCESS:
-		case MEMCACHED_STORED:
-			pmc_stats_count(mc, op, key, keylen, PMC_HIT, keylen + value->len, 0, start);
-			return true;
-		case MEMCACHED_NOTSTORED:
-		case MEMCACHED_DATA_EXISTS:
-		case MEMCACHED_NOTFOUND:
-			pmc_stats_count(mc, op, key, keylen, PMC_MISS, keylen + value->len, 0, start);
-			return false;
-		default:
-			pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen + value->len, 0, start);
-			return pmc_failure(mc, rc, op_verb(op), key, keylen);
-	}
+	a.op = op;
+	a.key = key;
+	a.keylen = keylen;
+	a.value = value;
+	a.ttl = ttl;
+	a.cas = cas;
+	pmc_exchange_init(&x, mc, op, op_verb(op), key, keylen);
+	x.sent = keylen + value->len;
+	/* a set stores the same thing twice; the others could apply twice */
+	x.retry_safe = (op == PMC_OP_SET);
+	if (pmc_call_server_failed(mc, key, keylen))
+		return PMC_ERROR;
+	return pmc_exchange(&x, send_store, &a);
 }
 
 /* args: key, value, ttl, min_compress_len, compress_level */
@@ -134,8 +142,8 @@ store_typed(FunctionCallInfo fcinfo, PmcOp op)
 	pmc_encode(PG_GETARG_DATUM(1), typid, &value);
 	if (PG_NARGS() > 4)
 		pmc_compress(&value, PG_GETARG_INT32(3), PG_GETARG_INT32(4));
-	mc = pmc_client();
-	PG_RETURN_BOOL(pmc_store(mc, op, key, keylen, &value, ttl, 0));
+	mc = pmc_client_for_key(key, keylen);
+	PG_RETURN_BOOL(pmc_store(mc, op, key, keylen, &value, ttl, 0) == PMC_HIT);
 }
 
 Datum
@@ -190,10 +198,23 @@ pylibmc_pg_cas(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cas token must not be 0"),
 				 errhint("Use the token returned by mc_gets().")));
+
+	/*
+	 * Tokens are unsigned 64-bit; bigint holds 1 .. 2^63-1 of them, which is
+	 * every token memcached issues in practice (a counter from 1).  Refuse
+	 * the rest the same way in both protocols (libmemcached's ASCII buffer
+	 * cannot even format the largest ones).
+	 */
+	if (PG_GETARG_INT64(2) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("cas token %lld is out of range", (long long) PG_GETARG_INT64(2)),
+				 errdetail("Tokens are between 1 and 9223372036854775807."),
+				 errhint("Use the token returned by mc_gets().")));
 	pmc_forbid_udp("mc_cas");
 	pmc_encode(PG_GETARG_DATUM(1), typid, &value);
-	mc = pmc_client();
-	PG_RETURN_BOOL(pmc_store(mc, PMC_OP_CAS, key, keylen, &value, ttl, cas));
+	mc = pmc_client_for_key(key, keylen);
+	PG_RETURN_BOOL(pmc_store(mc, PMC_OP_CAS, key, keylen, &value, ttl, cas) == PMC_HIT);
 }
 
 /* mc_set_raw(key, value bytea, flags int, ttl): the serialize hook */
@@ -209,45 +230,49 @@ pylibmc_pg_set_raw(PG_FUNCTION_ARGS)
 	value.data = VARDATA_ANY(b);
 	value.len = VARSIZE_ANY_EXHDR(b);
 	value.flags = (uint32) PG_GETARG_INT32(2);
-	PG_RETURN_BOOL(pmc_store(pmc_client(), PMC_OP_SET, key, keylen, &value, ttl, 0));
+	PG_RETURN_BOOL(pmc_store(pmc_client_for_key(key, keylen), PMC_OP_SET, key, keylen,
+							 &value, ttl, 0) == PMC_HIT);
+}
+
+typedef struct DeleteArgs
+{
+	PmcOp		op;
+	const char *key;
+	size_t		keylen;
+	time_t		ttl;
+} DeleteArgs;
+
+static memcached_return_t
+send_delete_or_touch(memcached_st *mc, void *arg)
+{
+	DeleteArgs *a = (DeleteArgs *) arg;
+
+	if (a->op == PMC_OP_TOUCH)
+		return memcached_touch(mc, a->key, a->keylen, a->ttl);
+	return memcached_delete(mc, a->key, a->keylen, 0);
 }
 
 /*
- * Send a delete, or a touch to a new ttl.  True when the key existed.
+ * Send a delete, or a touch to a new ttl.  HIT when the key existed.
  */
-static bool
+static PmcOutcome
 delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time_t ttl)
 {
-	memcached_return_t rc;
-	instr_time	start;
+	PmcExchange x;
+	DeleteArgs	a = {op, key, keylen, ttl};
 
-	INSTR_TIME_SET_CURRENT(start);
-	pmc_io_begin();
-	if (op == PMC_OP_TOUCH)
-		rc = memcached_touch(mc, key, keylen, ttl);
-	else
-		rc = memcached_delete(mc, key, keylen, 0);
-	pmc_io_end();
-	switch (rc)
-	{
-		case MEMCACHED_SUCCESS:
-		case MEMCACHED_DELETED:
-			pmc_stats_count(mc, op, key, keylen, PMC_HIT, keylen, 0, start);
-			return true;
-		case MEMCACHED_NOTFOUND:
-			pmc_stats_count(mc, op, key, keylen, PMC_MISS, keylen, 0, start);
-			return false;
-		default:
-			pmc_stats_count(mc, op, key, keylen, PMC_ERROR, keylen, 0, start);
-			return pmc_failure(mc, rc, op_verb(op), key, keylen);
-	}
+	pmc_exchange_init(&x, mc, op, op_verb(op), key, keylen);
+	x.retry_safe = true;
+	if (pmc_call_server_failed(mc, key, keylen))
+		return PMC_ERROR;
+	return pmc_exchange(&x, send_delete_or_touch, &a);
 }
 
 /*
  * Delete now, or (ttl > 0) let the key expire in ttl seconds: memcached
  * refuses "delete key time", so that is a touch.  True when the key existed.
  */
-bool
+PmcOutcome
 pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl)
 {
 	if (ttl > 0)
@@ -265,7 +290,7 @@ pylibmc_pg_delete(PG_FUNCTION_ARGS)
 	char	   *key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(1));
 
-	PG_RETURN_BOOL(pmc_delete_key(pmc_client(), key, keylen, ttl));
+	PG_RETURN_BOOL(pmc_delete_key(pmc_client_for_key(key, keylen), key, keylen, ttl) == PMC_HIT);
 }
 
 Datum
@@ -276,5 +301,6 @@ pylibmc_pg_touch(PG_FUNCTION_ARGS)
 	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(1));
 
 	pmc_forbid_udp("mc_touch");
-	PG_RETURN_BOOL(delete_or_touch(pmc_client(), PMC_OP_TOUCH, key, keylen, ttl));
+	PG_RETURN_BOOL(delete_or_touch(pmc_client_for_key(key, keylen), PMC_OP_TOUCH,
+								   key, keylen, ttl) == PMC_HIT);
 }

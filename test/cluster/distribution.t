@@ -32,7 +32,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/fault/lib.sh
 source test/fault/lib.sh
 
-tap_plan 28
+tap_plan 29
 fault_db pmc_cluster_distribution
 # start_fixed PORT: the four servers on 127.77.0.1-4:PORT; false if one
 # cannot start (the port is taken), with those already started stopped
@@ -113,8 +113,15 @@ out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=
 is "$out" "$((N - ${KCOUNT[2]:-0}))|0" \
 	"server 2 down, on_error=ignore: exactly its ${KCOUNT[2]:-?} keys are lost, the rest read right, no WARNING"
 out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SET pylibmc_pg.on_error = 'warning'" \
 	"SELECT count(*) FROM mc_get_multi($(keys dk:))")
-is "$out" "$((N - ${KCOUNT[2]:-0}))" "server 2 down: get_multi returns the other servers' keys"
+is "$(grep -c "^WARNING:  could not get several keys on memcached server $C2\$" <<<"$out")|$(tail -n 1 <<<"$out")" \
+	"1|$((N - ${KCOUNT[2]:-0}))" \
+	"server 2 down, on_error=warning: get_multi returns the other servers' keys and a WARNING naming it"
+out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
+	"SELECT count(*) FROM mc_get_multi($(keys dk:))" 2>&1 | head -1)
+like "$out" "^ERROR:  could not get several keys on memcached server $C2\$" \
+	"server 2 down, on_error=error: get_multi is an ERROR naming it"
 out=$(q "SET pylibmc_pg.servers = '$THREE'" "SET pylibmc_pg.behaviors = 'ketama=true'" \
 	"SELECT mc_get('$victim_key')")
 like "$out" "ERROR:  could not get key \"$victim_key\" on memcached server $C2" \
