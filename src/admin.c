@@ -91,6 +91,59 @@ collect_stat(const memcached_instance_st *server, const char *key, size_t key_le
 	return MEMCACHED_SUCCESS;
 }
 
+/*
+ * A server that sent no statistic at all did not answer "stats": a proxy
+ * such as twemproxy closes the connection instead, and libmemcached counts
+ * that as success.  Say so, rather than return an empty set.
+ */
+static void
+check_every_server_answered(memcached_st *mc, StatCollector *c)
+{
+	uint32_t	count = memcached_server_count(mc);
+
+	for (uint32_t i = 0; i < count; i++)
+	{
+		char	   *name = pmc_instance_name(memcached_server_instance_by_position(mc, i));
+		bool		answered = false;
+
+		for (int r = 0; r < c->n && !answered; r++)
+			answered = (strcmp(c->rows[r].server, name) == 0);
+		if (!answered)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("memcached server %s returned no statistics", name),
+					 errdetail("It closed the connection instead of answering \"stats\"."),
+					 errhint("A proxy such as twemproxy does not pass stats on: read them from the memcached servers behind it.")));
+		pfree(name);
+	}
+}
+
+/*
+ * A flush_all answered by closing the connection: what a proxy such as
+ * twemproxy does with commands it does not support.  Never a miss: always
+ * an ERROR, whatever on_error says.
+ */
+static void
+report_unanswered_flush(PmcExchange *x)
+{
+	uint32_t	count = memcached_server_count(x->mc);
+
+	for (uint32_t i = 0; i < count; i++)
+	{
+		const memcached_instance_st *inst = memcached_server_instance_by_position(x->mc, i);
+		const char *message = memcached_server_error(inst);
+
+		if (memcached_server_error_return(inst) == MEMCACHED_CONNECTION_FAILURE &&
+			message != NULL && strstr(message, "server has disconnected") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("memcached server %s closed the connection instead of answering flush_all",
+							pmc_instance_name(inst)),
+					 errhint("A proxy such as twemproxy does not support flush_all: flush the memcached servers behind it.")));
+	}
+	pmc_report_failure(x);
+}
+
 typedef struct StatArgs
 {
 	char	   *arg;
@@ -155,7 +208,8 @@ pylibmc_pg_stats(PG_FUNCTION_ARGS)
 	sargs.arg = arg;
 	sargs.collector = &collector;
 	pmc_exchange_init(&x, mc, PMC_OP_STATS, "read statistics", NULL, 0);
-	pmc_exchange(&x, read_stats, &sargs);
+	if (pmc_exchange(&x, read_stats, &sargs) == PMC_HIT)
+		check_every_server_answered(mc, &collector);
 
 	for (int i = 0; i < collector.n; i++)
 	{
@@ -179,7 +233,12 @@ pylibmc_pg_flush_all(PG_FUNCTION_ARGS)
 	PmcExchange x;
 
 	pmc_exchange_init(&x, mc, PMC_OP_FLUSH, "flush all keys", NULL, 0);
-	PG_RETURN_BOOL(pmc_exchange(&x, send_flush, &ttl) == PMC_HIT);
+	x.caller_handles = MEMCACHED_SOME_ERRORS;	/* how libmemcached sums up */
+	if (pmc_exchange(&x, send_flush, &ttl) == PMC_HIT)
+		PG_RETURN_BOOL(true);
+	if (x.rc == MEMCACHED_SOME_ERRORS)
+		report_unanswered_flush(&x);
+	PG_RETURN_BOOL(false);
 }
 
 Datum

@@ -32,7 +32,7 @@ PMC_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 \
 postgresql-contrib libmemcached-dev libmemcached-tools memcached zlib1g-dev \
 libsasl2-dev libsasl2-modules sasl2-bin python3 python3-pylibmc \
 postgresql-15-pgmemcache libipc-run-perl clang valgrind gnuplot-nox \
-netcat-openbsd procps iproute2 libclang-rt-14-dev"
+netcat-openbsd procps iproute2 libclang-rt-14-dev nutcracker"
 
 PG_BINDIR=/usr/lib/postgresql/15/bin
 PMC_PG_CONFIG="$PG_BINDIR/pg_config"
