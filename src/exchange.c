@@ -251,17 +251,21 @@ static bool
 connection_was_dead(memcached_st *mc, memcached_return_t rc)
 {
 	int			err;
+	const char *message;
 
 	switch (rc)
 	{
 		case MEMCACHED_CONNECTION_FAILURE:
 		case MEMCACHED_WRITE_FAILURE:
-			return true;
 		case MEMCACHED_ERRNO:
 		case MEMCACHED_READ_FAILURE:
 		case MEMCACHED_UNKNOWN_READ_FAILURE:
+		case MEMCACHED_SOME_ERRORS:
 			err = memcached_last_error_errno(mc);
-			return err == ECONNRESET || err == EPIPE;
+			if (err == ECONNRESET || err == EPIPE)
+				return true;
+			message = memcached_last_error_message(mc);
+			return message != NULL && strstr(message, "server has disconnected") != NULL;
 		default:
 			return false;
 	}

@@ -234,6 +234,22 @@ servers_not_asked(memcached_st *mc, const KeyList *list, int first, int n, int *
 	return names.data;
 }
 
+/* Is a reply pending from some server (a multi-get went out to it)? */
+static bool
+any_server_asked(memcached_st *mc)
+{
+	uint32_t	nservers = memcached_server_count(mc);
+
+	for (uint32_t i = 0; i < nservers; i++)
+	{
+		const memcached_instance_st *inst = memcached_server_instance_by_position(mc, i);
+
+		if (inst != NULL && memcached_server_response_count(inst) > 0)
+			return true;
+	}
+	return false;
+}
+
 typedef struct FetchArgs
 {
 	const KeyList *list;
@@ -250,19 +266,31 @@ static memcached_return_t
 fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 {
 	memcached_return_t rc;
+	memcached_return_t mget_rc;
 	memcached_return_t last;
 	memcached_result_st result_buf;
 	char	   *not_asked;
 	volatile int nnot_asked = 0;
 
-	rc = memcached_mget(mc, (const char *const *) a->list->keys + first, a->list->lens + first, n);
-	if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_SOME_ERRORS)
-		return rc;
+	/*
+	 * The binary multi-get returns the last connect failure even when it
+	 * sent the other servers their keys: read what was asked either way.
+	 */
+	mget_rc = memcached_mget(mc, (const char *const *) a->list->keys + first, a->list->lens + first, n);
 	{
 		int			nfailed = 0;
 
 		not_asked = servers_not_asked(mc, a->list, first, n, &nfailed);
 		nnot_asked = nfailed;
+	}
+	if (mget_rc != MEMCACHED_SUCCESS && !any_server_asked(mc))
+	{
+		if (not_asked != NULL)
+		{
+			a->x->failed_servers = not_asked;
+			a->x->nfailed_servers = nnot_asked;
+		}
+		return mget_rc;
 	}
 
 	memcached_result_create(mc, &result_buf);
@@ -288,8 +316,9 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 		a->x->failed_servers = not_asked;
 		a->x->nfailed_servers = nnot_asked;
 		if (rc == MEMCACHED_SUCCESS)
-			rc = memcached_last_error(mc) != MEMCACHED_SUCCESS
-				? memcached_last_error(mc) : MEMCACHED_CONNECTION_FAILURE;
+			rc = mget_rc != MEMCACHED_SUCCESS ? mget_rc
+				: memcached_last_error(mc) != MEMCACHED_SUCCESS ? memcached_last_error(mc)
+				: MEMCACHED_CONNECTION_FAILURE;
 	}
 	return rc;
 }
@@ -305,6 +334,15 @@ fetch_chunks(memcached_st *mc, void *arg)
 	FetchArgs  *a = (FetchArgs *) arg;
 	memcached_return_t first_failure = MEMCACHED_SUCCESS;
 	int			first = 0;
+
+	/* from scratch: the exchange may run this twice (see retry_safe) */
+	for (int i = 0; i < a->state->nfetched; i++)
+		pfree(a->state->fetched[i].data);
+	a->state->nfetched = 0;
+	a->state->received = 0;
+	a->x->sent = 0;
+	a->x->failed_servers = NULL;
+	a->x->nfailed_servers = 0;
 
 	while (first < a->list->n)
 	{
@@ -349,6 +387,7 @@ fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
 	a.state = &state;
 	a.x = &x;
 	pmc_exchange_init(&x, mc, PMC_OP_GET_MULTI, "get several keys", NULL, 0);
+	x.retry_safe = true;
 	pmc_exchange(&x, fetch_chunks, &a);
 	*fetched = state.fetched;
 	return state.nfetched;
