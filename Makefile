@@ -35,3 +35,14 @@ EXTRA_CLEAN = regression.diffs regression.out results
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# make dist: the release archive, PGXN style: NAME-VERSION.zip (VERSION from
+# META.json) with one top directory, made by git archive from the committed
+# tree (HEAD), so uncommitted changes and untracked files are not in it.
+DISTVERSION = $(shell sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' $(srcdir)/META.json | head -n 1)
+DIST_DIR ?= .
+dist:
+	git -C $(srcdir) archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
+		-o $(abspath $(DIST_DIR))/$(EXTENSION)-$(DISTVERSION).zip HEAD
+
+.PHONY: dist
