@@ -216,6 +216,7 @@ pmc_pg_config_shim() {
 		awk '/^prefix := / { on = 1 } /^else # PGXS case/ && on { exit } on' "$mg"
 		printf 'pmc_print:\n'
 		local v
+		# shellcheck disable=SC2016 # a make expression, written as it is
 		for v in $vars; do printf '\t@echo %s=$(%s)\n' "$v" "$v"; done
 	} >"$mk"
 	out=$(make -s --no-print-directory -f "$mk" pmc_print) || pmc_die "cannot read the directories of $mg"
@@ -224,6 +225,7 @@ pmc_pg_config_shim() {
 		echo '#!/bin/sh'
 		echo "# pg_config stand-in for PostgreSQL $n's Debian packages unpacked in $root"
 		echo 'for a in "$@"; do'
+		# shellcheck disable=SC2016 # sh code of the stand-in, written as it is
 		echo '	case "$a" in'
 		local line k val
 		while IFS= read -r line; do
@@ -237,6 +239,7 @@ pmc_pg_config_shim() {
 			[[ $k != pkgincludedir ]] || printf '\t--includedir-server) echo %q ;;\n' "$val/$n/server"
 		done <<<"$out"
 		printf '\t--version) echo %q ;;\n' "PostgreSQL $(cat "$root/.complete") (headers)"
+		# shellcheck disable=SC2016 # sh code of the stand-in, written as it is
 		echo '	*) echo "pg_config stand-in: unsupported option $a" >&2; exit 1 ;;'
 		echo '	esac'
 		echo 'done'
