@@ -337,7 +337,7 @@ fi
 # No --pg: 15 with every suite, then the extra majors' regression suites.
 trap 'PMC_INTERRUPTED=INT; exit 130' INT
 trap 'PMC_INTERRUPTED=TERM; exit 143' TERM
-trap 'matrix_summary $?' EXIT
+trap 'rc=$?; set +e; matrix_summary "$rc"; exit $?' EXIT
 START=$SECONDS
 pmc_require_root
 APTLOG=$(mktemp /tmp/pylibmc_pg-apt.XXXXXX)
