@@ -25,7 +25,7 @@ want=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$PMC_REPO/pylibmc_pg.
 # a session that loads the module, then asks which modules it has loaded
 got=$("$PG_BINDIR/psql" -X -At -d postgres 2>&1 <<'SQL' || true
 LOAD 'pylibmc_pg';
-SELECT module_name || '|' || coalesce(version, '') FROM pg_get_loaded_modules() WHERE file_name = 'pylibmc_pg.so';
+SELECT module_name || '|' || coalesce(version, '') FROM pg_get_loaded_modules() WHERE file_name LIKE '%pylibmc_pg.so';
 SQL
 )
 is "${got%%|*}" "pylibmc_pg" "pg_get_loaded_modules() names the module pylibmc_pg"
