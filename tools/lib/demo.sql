@@ -64,7 +64,7 @@ ROLLBACK;
 SELECT mc_get('product:2') AS cached_after_rollback;
 
 \echo
-\echo '== ... one that commits empties it (the next read misses and refills)'
+\echo '== ... one that commits empties it: the next read misses (and would refill from the table)'
 BEGIN;
 UPDATE product SET price = 35.00 WHERE id = 2;
 SELECT mc_get('product:2') AS cached_before_commit;
