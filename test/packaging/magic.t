@@ -23,7 +23,7 @@ fi
 tap_plan 2
 want=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" "$PMC_REPO/pylibmc_pg.control")
 # a session that loads the module, then asks which modules it has loaded
-got=$("$PG_BINDIR/psql" -X -At -d postgres 2>&1 <<'SQL' || true
+got=$("$PG_BINDIR/psql" -X -q -At -d postgres 2>&1 <<'SQL' || true
 LOAD 'pylibmc_pg';
 SELECT module_name || '|' || coalesce(version, '') FROM pg_get_loaded_modules() WHERE file_name LIKE '%pylibmc_pg.so';
 SQL
