@@ -20,9 +20,9 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
 	   current_setting('pylibmc_test.unix') AS unix,
-	   current_setting('pylibmc_test.down') AS down \gset
+	   coalesce(current_setting('pylibmc_test.down', true), '127.0.0.1:1') AS down \gset
 
 -- TCP, the default server list
 SELECT current_setting('pylibmc_pg.servers') = :'tcp' AS default_is_tcp;

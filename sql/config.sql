@@ -10,7 +10,7 @@
 -- only be checked when the module loads.
 LOAD 'pylibmc_pg';
 
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
 	   current_setting('pylibmc_test.unix') AS unix \gset
 
 ------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 -- mc_delete_on_commit() and the mc_invalidate() trigger: deletes that are
 -- sent when, and only if, the transaction commits.  Keys start with "inv:".
 --
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
-       current_setting('pylibmc_test.down') AS down,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
+       coalesce(current_setting('pylibmc_test.down', true), '127.0.0.1:1') AS down,
        current_setting('pylibmc_test.multi') AS multi,
        current_setting('pylibmc_test.udp') AS udp,
        substr(current_setting('pylibmc_test.udp'), 5) AS udp_as_tcp \gset

@@ -4,9 +4,9 @@
 -- (uptime, sizes, times) are shown as booleans or deltas.  Keys start
 -- with "mon:".
 --
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
        current_setting('pylibmc_test.multi') AS multi,
-       current_setting('pylibmc_test.down') AS down \gset
+       coalesce(current_setting('pylibmc_test.down', true), '127.0.0.1:1') AS down \gset
 LOAD 'pylibmc_pg';
 -- SQLSTATE and message of a statement
 CREATE FUNCTION pg_temp.mon_try(q text) RETURNS text LANGUAGE plpgsql AS $$

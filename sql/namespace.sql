@@ -2,7 +2,7 @@
 -- namespace.sql: pylibmc_pg.namespace, a prefix on every key (tenants).
 -- Keys start with "nsp:" (raw keys with "nsp_tenant1:" / "nsp_tenant2:").
 --
-SELECT current_setting('pylibmc_test.tcp') AS tcp \gset
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp \gset
 LOAD 'pylibmc_pg';
 SET pylibmc_pg.servers = :'tcp';
 -- SQLSTATE, message and detail of a statement

@@ -12,12 +12,12 @@ DROP ROLE IF EXISTS pmc_app;
 DROP ROLE IF EXISTS pmc_dba;
 RESET client_min_messages;
 SELECT current_user AS su \gset
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
        current_setting('pylibmc_test.unix') AS unix,
        current_setting('pylibmc_test.sasl') AS sasl,
        current_setting('pylibmc_test.sasl_user') AS sasl_user,
        current_setting('pylibmc_test.sasl_password') AS sasl_password,
-       current_setting('pylibmc_test.down') AS down \gset
+       coalesce(current_setting('pylibmc_test.down', true), '127.0.0.1:1') AS down \gset
 -- Until the library is loaded the pylibmc_pg.* settings are placeholders;
 -- load it so that this session sees the real settings.
 LOAD 'pylibmc_pg';

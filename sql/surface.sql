@@ -21,9 +21,9 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-SELECT current_setting('pylibmc_test.tcp') AS tcp,
+SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp,
 	   current_setting('pylibmc_test.unix') AS unix,
-	   current_setting('pylibmc_test.down') AS down \gset
+	   coalesce(current_setting('pylibmc_test.down', true), '127.0.0.1:1') AS down \gset
 
 SELECT mc_flush_all();
 SELECT current_setting('pylibmc_pg.binary_protocol') AS binary_protocol;

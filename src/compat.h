@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * compat.h
- *	  Shims for the PostgreSQL server API between major versions 13 and 17.
+ *	  Shims for the PostgreSQL server API between major versions 13 and 18.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef PYLIBMC_PG_COMPAT_H
 #define PYLIBMC_PG_COMPAT_H
 
+#include "fmgr.h"
 #include "utils/guc.h"
 
 /*
@@ -74,6 +75,36 @@ pmc_lltoa(int64 value, char *buf)
 	pg_lltoa(value, buf);
 	return (int) strlen(buf);
 }
+#endif
+
+/*
+ * Since 17.12, heap_getattr() (an inline function, used by invalidate.c)
+ * calls heap_datum_check(), which servers 17.0 to 17.11 do not export: built
+ * against 17.12's headers, the module would not load into them ("undefined
+ * symbol: heap_datum_check").  This weak fallback does what those servers
+ * do, no check; where the server has the function, the dynamic linker binds
+ * the server's own (the postgres executable comes first in the lookup).
+ */
+#if PG_VERSION_NUM >= 170012 && PG_VERSION_NUM < 180000
+#include "access/htup_details.h"
+
+__attribute__((weak)) PGDLLEXPORT void
+heap_datum_check(HeapTupleHeader tup, TupleDesc tupleDesc)
+{
+}
+#endif
+
+/*
+ * The module magic block: PostgreSQL 18 also records the module's name and
+ * version (pg_get_loaded_modules()).  PMC_MODULE_VERSION is the control
+ * file's default_version; test/packaging/meta.t checks that they agree.
+ */
+#define PMC_MODULE_VERSION "1.0"
+#ifdef PG_MODULE_MAGIC_EXT
+#define PMC_MODULE_MAGIC \
+	PG_MODULE_MAGIC_EXT(.name = "pylibmc_pg", .version = PMC_MODULE_VERSION)
+#else
+#define PMC_MODULE_MAGIC PG_MODULE_MAGIC
 #endif
 
 #endif							/* PYLIBMC_PG_COMPAT_H */

@@ -24,7 +24,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
-PG_MODULE_MAGIC;
+PMC_MODULE_MAGIC;
 
 void		_PG_init(void);
 

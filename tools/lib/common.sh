@@ -13,7 +13,7 @@
 # The environment a test sees (exported by pmc_export_env, also written to
 # $PMC_SCRATCH/env.sh so that a developer can `source` it):
 #   PGHOST PGPORT PGUSER PGDATABASE   the throwaway PostgreSQL 15 cluster
-#   PG_BINDIR                         /usr/lib/postgresql/15/bin
+#   PG_BINDIR                         /usr/lib/postgresql/15/bin (or --pg N's)
 #   PMC_SCRATCH PMC_REPO PMC_COMMON   scratch dir, checkout under test, this file
 #   PMC_TCP PMC_TCP_PORT              plain TCP memcached (host:port, port)
 #   PMC_UNIX                          UNIX-socket memcached (socket path)
@@ -34,8 +34,12 @@ libsasl2-dev libsasl2-modules sasl2-bin python3 python3-pylibmc \
 postgresql-15-pgmemcache libipc-run-perl clang valgrind gnuplot-nox \
 netcat-openbsd procps iproute2 libclang-rt-14-dev nutcracker"
 
-PG_BINDIR=/usr/lib/postgresql/15/bin
-PMC_PG_CONFIG="$PG_BINDIR/pg_config"
+# The system's PostgreSQL 15. tools/test.sh --pg N points PG_BINDIR and
+# PMC_PG_CONFIG at another major (tools/lib/pgversions.sh); the tests it runs
+# inherit PG_BINDIR through the environment, so a value already set is kept.
+PMC_SYSTEM_PG_BINDIR=/usr/lib/postgresql/15/bin
+PG_BINDIR=${PG_BINDIR:-$PMC_SYSTEM_PG_BINDIR}
+PMC_PG_CONFIG=${PMC_PG_CONFIG:-$PMC_SYSTEM_PG_BINDIR/pg_config}
 PMC_PYTHON=/usr/bin/python3
 
 # The standard fleet of memcached servers, in start order ("down" is a port).

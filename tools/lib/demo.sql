@@ -49,8 +49,37 @@ SELECT mc_delete('product:3') AS deleted;
 SELECT mc_get('product:3') AS cached;
 
 \echo
+\echo '== Invalidation: a trigger queues product:{id} for deletion at commit'
+CREATE TRIGGER product_cache
+    AFTER INSERT OR UPDATE OR DELETE ON product
+    FOR EACH ROW EXECUTE FUNCTION mc_invalidate('product:{id}');
+SELECT mc_get('product:2') AS cached_before;
+
+\echo
+\echo '== An UPDATE that rolls back leaves the cached row alone ...'
+BEGIN;
+UPDATE product SET price = 99.00 WHERE id = 2;
+SELECT mc_get('product:2') AS cached_inside_the_transaction;
+ROLLBACK;
+SELECT mc_get('product:2') AS cached_after_rollback;
+
+\echo
+\echo '== ... one that commits empties it: the next read misses (and would refill from the table)'
+BEGIN;
+UPDATE product SET price = 35.00 WHERE id = 2;
+SELECT mc_get('product:2') AS cached_before_commit;
+COMMIT;
+SELECT mc_get('product:2') AS cached_after_commit;
+
+\echo
 \echo '== What the server reports'
 SELECT server, name, value
 FROM mc_stats()
 WHERE name IN ('version', 'curr_items', 'cmd_get', 'get_hits', 'get_misses', 'cmd_set')
 ORDER BY server, name;
+
+\echo
+\echo '== What this backend did, per server and operation (mc_client_stats)'
+SELECT server, operation, calls, hits, misses, errors
+FROM mc_client_stats()
+ORDER BY server, operation;
