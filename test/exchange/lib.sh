@@ -59,6 +59,14 @@ tsess() {
 	fi
 }
 
+# sess_include FILE [TIMEOUT_S]: the session runs the SQL file (\i), and
+# its output is printed as for sess (no pipe deadlock on a long script)
+sess_include() {
+	SESS_SEQ=$((SESS_SEQ + 1))
+	printf '\\i %s\n\\echo __sess_done_%d__\n' "$1" "$SESS_SEQ" >&"${SESS[1]}"
+	sess_wait "${2:-30}"
+}
+
 SIG_PID=""
 signaller() {
 	"$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -c "$1" >/dev/null 2>&1 &
