@@ -53,7 +53,7 @@ tsess() {
 		OUT+=$'\n'$(sess_wait 60)
 		MS=$(($(now_ms) - t0))
 		diag "... it ended after ${MS} ms, once ON_HANG ran"
-		HUNG=1
+		HUNG=1 # for callers that want to know
 	else
 		HUNG=0
 	fi

@@ -21,12 +21,11 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/exchange/lib.sh
 source test/exchange/lib.sh
 
-tap_plan 53
+tap_plan 49
 fault_db pmc_exch_signals
 trap 'kill -CONT "${MCPID:-0}" 2>/dev/null; exchange__cleanup' EXIT
 mc_private ADDR exch-signals -m 16 || { echo "Bail out! cannot start memcached"; exit 1; }
 MCPID=$(pmc_mc_pid exch-signals)
-ON_HANG='kill -CONT $MCPID'
 
 sess_start_verbose
 TARGET_PID=$(sess "SELECT pg_backend_pid()")

@@ -23,7 +23,7 @@ source test/exchange/lib.sh
 
 LOOP_S=${PMC_STORM_SECONDS:-12}
 CANCEL_S=8
-tap_plan 28
+tap_plan 30
 fault_db pmc_exch_storm
 work=$(mktemp -d)
 trap 'rm -rf "$work"; exchange__cleanup' EXIT
@@ -84,29 +84,39 @@ for proto in off on; do
 	((n >= 200)) || n=200
 	((n <= 4000)) || n=4000
 	for ((i = 1; i <= n; i++)); do
-		if ((i % 10 == 0)); then echo "SELECT 'i:' || mc_incr('sm:ctr2');"; else echo "$GOOD_MULTI;"; fi
+		if ((i % 10 == 0)); then echo "SELECT 'i:' || coalesce(mc_incr('sm:ctr2')::text, 'NULL');"; else echo "$GOOD_MULTI;"; fi
 	done >"$work/batch.sql"
 	sess "SELECT mc_set('sm:ctr2', 0)" >/dev/null
-	signaller "DO \$\$ DECLARE t_end timestamptz := clock_timestamp() + interval '$((CANCEL_S + 4)) s'; k int := 0; BEGIN
+	"$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -c "DO \$\$ DECLARE t_end timestamptz := clock_timestamp() + interval '$((CANCEL_S + 4)) s'; k int := 0; hits int := 0; BEGIN
 		WHILE clock_timestamp() < t_end LOOP
 			PERFORM pg_reload_conf();
 			k := k + 1;
-			IF k % 50 = 0 THEN PERFORM pg_cancel_backend($TARGET_PID); END IF;
+			IF k % 50 = 0 THEN PERFORM pg_stat_clear_snapshot(); END IF;
+			IF k % 50 = 0 AND EXISTS (SELECT FROM pg_stat_activity WHERE pid = $TARGET_PID AND state = 'active' AND query LIKE '%mc_%') THEN
+				IF pg_cancel_backend($TARGET_PID) THEN hits := hits + 1; END IF;
+			END IF;
 			PERFORM pg_sleep(0.003);
-		END LOOP; END \$\$"
+		END LOOP;
+		RAISE NOTICE 'cancels sent: %', hits; END \$\$" >"$work/signaller.out" 2>&1 &
+	SIG_PID=$!
+	t0=$(now_ms)
 	out=$(sess_include "$work/batch.sql" $((CANCEL_S * 4 + 60)))
+	batch_ms=$(($(now_ms) - t0))
 	signaller_wait
+	diag "binary=$proto: the batch took ${batch_ms} ms; $(grep -o 'cancels sent: [0-9]*' "$work/signaller.out")"
 	cancelled=$(grep -c '^ERROR:  57014:' <<<"$out")
 	others=$(grep '^ERROR:' <<<"$out" | grep -vc '^ERROR:  57014:')
-	results=$(grep -Ec '^([0-9]+|i:[0-9]+)$' <<<"$out")
+	results=$(grep -Ec '^([0-9]+|i:[0-9]+|i:NULL)$' <<<"$out")
+	nulls=$(grep -c '^i:NULL$' <<<"$out")
 	short=$(grep -E '^[0-9]+$' <<<"$out" | grep -vcx 30)
 	nonmono=$(sed -n 's/^i:\([0-9]*\)$/\1/p' <<<"$out" | awk 'NR > 1 && $1 <= prev { bad++ } { prev = $1 } END { print bad + 0 }')
-	diag "binary=$proto: $n statements: $results results, $cancelled cancelled, $others other errors, $short short, $nonmono counter steps backwards"
+	diag "binary=$proto: $n statements: $results results, $cancelled cancelled, $others other errors, $short short, $nulls NULL increments, $nonmono counter steps backwards"
 	between "$cancelled" 1 "$n" "binary=$proto: with cancels: some calls were cancelled ($cancelled)"
 	is "$others" 0 "binary=$proto: ... no error other than the cancel"
 	grep '^ERROR:' <<<"$out" | grep -v '^ERROR:  57014:' | sort | uniq -c | head -5 | sed 's/^/# /'
 	is "$short" 0 "binary=$proto: ... every get_multi that was not cancelled returned its 30 right rows"
 	is "$nonmono" 0 "binary=$proto: ... the counter never went backwards"
+	is "$nulls" 0 "binary=$proto: ... and no mc_incr of it came back NULL"
 	is "$(sess "SELECT mc_set('sm:after', 'fresh2') AND mc_get('sm:after') = 'fresh2'")" t \
 		"binary=$proto: afterwards a set and a get in the same session are right"
 	before=$(sess "SELECT mc_get('sm:ctr', NULL::bigint)")
