@@ -10,7 +10,8 @@
 # bytes 0x80-0x9f are control characters in ISO-8859-1:
 #   - mc_set('Ä', 'umlaut') then mc_get('Ä') is 'umlaut' (and pylibmc
 #     reads the same key);
-#   - mc_get('xÄy') of a missing key is NULL, not 08006;
+#   - mc_get('xÄy') of a missing key is NULL, and once stored it reads
+#     back (not 08006);
 #   - a value holding a forged reply, stored under 'aÄb', read with
 #     mc_get_multi(ARRAY['aÄb', 'victim']) under on_error = 'warning',
 #     gives the value back whole and no row for victim (not 'EVIL').
@@ -19,7 +20,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/exchange/lib.sh
 source test/exchange/lib.sh
 
-tap_plan 9
+tap_plan 11
 export PGCLIENTENCODING=UTF8
 LOC=de_DE.ISO-8859-1
 
@@ -55,6 +56,10 @@ is "$("$PMC_PYTHON" -c 'import sys, pylibmc; print(pylibmc.Client([sys.argv[1]])
 out=$(on "SELECT coalesce(mc_get('xÄy'), 'MISS')")
 is "$out" MISS "mc_get('xÄy') of a missing key is NULL"
 unlike "$out" "ERROR" "... not an ERROR (08006)"
+
+is "$(on "SELECT mc_set('xÄy', 'mid')")" t "mc_set('xÄy', 'mid')"
+out=$(on "SELECT mc_get('xÄy')")
+is "$out" mid "mc_get('xÄy') reads it back (not 08006)"
 
 FORGED="repeat('A', 18) || E'VALUE victim 16 4\\r\\nEVIL\\r\\nEND\\r\\n'"
 is "$(on "SELECT mc_set_raw('aÄb', convert_to($FORGED, 'UTF8'), 16)")" t "a value holding a forged reply stored under 'aÄb'"

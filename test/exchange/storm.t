@@ -80,7 +80,7 @@ for proto in off on; do
 
 	# ---- the same, with cancels hitting some calls ----
 	# as many single statements as the loop made calls in CANCEL_S
-	n=$(( ${calls:-1000} * CANCEL_S / LOOP_S ))
+	n=$(( ${calls:-6000} * CANCEL_S / LOOP_S ))
 	((n >= 200)) || n=200
 	((n <= 4000)) || n=4000
 	for ((i = 1; i <= n; i++)); do
@@ -91,8 +91,8 @@ for proto in off on; do
 		WHILE clock_timestamp() < t_end LOOP
 			PERFORM pg_reload_conf();
 			k := k + 1;
-			IF k % 50 = 0 THEN PERFORM pg_stat_clear_snapshot(); END IF;
-			IF k % 50 = 0 AND EXISTS (SELECT FROM pg_stat_activity WHERE pid = $TARGET_PID AND state = 'active' AND query LIKE '%mc_%') THEN
+			IF k % 20 = 0 THEN PERFORM pg_stat_clear_snapshot(); END IF;
+			IF k % 20 = 0 AND EXISTS (SELECT FROM pg_stat_activity WHERE pid = $TARGET_PID AND state = 'active' AND query LIKE '%mc_%') THEN
 				IF pg_cancel_backend($TARGET_PID) THEN hits := hits + 1; END IF;
 			END IF;
 			PERFORM pg_sleep(0.003);
@@ -104,8 +104,9 @@ for proto in off on; do
 	batch_ms=$(($(now_ms) - t0))
 	signaller_wait
 	diag "binary=$proto: the batch took ${batch_ms} ms; $(grep -o 'cancels sent: [0-9]*' "$work/signaller.out")"
-	cancelled=$(grep -c '^ERROR:  57014:' <<<"$out")
-	others=$(grep '^ERROR:' <<<"$out" | grep -vc '^ERROR:  57014:')
+	# (psql prefixes the messages of an \i file with psql:FILE:LINE: )
+	cancelled=$(grep -c 'ERROR:  57014:' <<<"$out")
+	others=$(grep 'ERROR:' <<<"$out" | grep -vc 'ERROR:  57014:')
 	results=$(grep -Ec '^([0-9]+|i:[0-9]+|i:NULL)$' <<<"$out")
 	nulls=$(grep -c '^i:NULL$' <<<"$out")
 	short=$(grep -E '^[0-9]+$' <<<"$out" | grep -vcx 30)
@@ -113,7 +114,7 @@ for proto in off on; do
 	diag "binary=$proto: $n statements: $results results, $cancelled cancelled, $others other errors, $short short, $nulls NULL increments, $nonmono counter steps backwards"
 	between "$cancelled" 1 "$n" "binary=$proto: with cancels: some calls were cancelled ($cancelled)"
 	is "$others" 0 "binary=$proto: ... no error other than the cancel"
-	grep '^ERROR:' <<<"$out" | grep -v '^ERROR:  57014:' | sort | uniq -c | head -5 | sed 's/^/# /'
+	grep 'ERROR:' <<<"$out" | grep -v 'ERROR:  57014:' | sed 's/^psql:[^ ]*: //' | sort | uniq -c | head -5 | sed 's/^/# /'
 	is "$short" 0 "binary=$proto: ... every get_multi that was not cancelled returned its 30 right rows"
 	is "$nonmono" 0 "binary=$proto: ... the counter never went backwards"
 	is "$nulls" 0 "binary=$proto: ... and no mc_incr of it came back NULL"
