@@ -57,7 +57,7 @@ for b in connect_timeout=0 _poll_timeout=0; do
 	out=$(qv "LOAD 'pylibmc_pg'" "SET pylibmc_pg.behaviors = '$b'")
 	like "$out" "ERROR:  22023: " "SET pylibmc_pg.behaviors = '$b' is refused (22023)"
 	out=$(qv "LOAD 'pylibmc_pg'" "SET pylibmc_pg.behaviors = 'tcp_nodelay=true, $b'" "SHOW pylibmc_pg.behaviors")
-	unlike "$out" "$b" "... also in a list: the setting keeps its old value"
+	unlike "$(grep -v '^[A-Z]*:  ' <<<"$out")" "$b" "... also in a list: the setting keeps its old value"
 done
 
 # ---- 14: a zlib bomb is cancellable ----
