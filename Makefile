@@ -11,7 +11,9 @@ OBJS = \
 	src/config.o \
 	src/counters.o \
 	src/guc.o \
-	src/invalidate.o \
+	src/inval_queue.o \
+	src/inval_send.o \
+	src/inval_trigger.o \
 	src/multi.o \
 	src/reads.o \
 	src/stats.o \

@@ -844,3 +844,30 @@ pmc_failure(memcached_st *mc, memcached_return_t rc,
 		pfree(server);
 	return false;
 }
+
+/*
+ * For inval_send.c, which keeps clients of its own for the commit-time
+ * batches: a new memcached_st configured from the settings in force, as
+ * the client is (ERROR when they are inconsistent or memory runs out).
+ * Returns NULL with *problem set when libmemcached refused something.
+ */
+memcached_st *
+pmc_new_client_from_settings(char **problem)
+{
+	memcached_st *mc;
+
+	check_settings_combination();
+	mc = memcached_create(NULL);
+	if (mc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a memcached client.")));
+	*problem = configure_client(mc);
+	if (*problem != NULL)
+	{
+		memcached_free(mc);
+		return NULL;
+	}
+	return mc;
+}

@@ -7,7 +7,8 @@
  * pylibmc_pg.* settings (guc.c) by client.c.  Values are encoded and decoded
  * with pylibmc's flags by codec.c; the SQL functions live in one file per
  * family (reads.c, writes.c, counters.c, multi.c, admin.c), the
- * transactional invalidation queue in invalidate.c, this backend's own
+ * transactional invalidation in inval_queue.c (the queue), inval_send.c
+ * (the commit-time batch) and inval_trigger.c (mc_invalidate), this backend's own
  * counters in stats.c.
  *
  *-------------------------------------------------------------------------
@@ -48,6 +49,7 @@ extern char *pmc_username;
 extern char *pmc_password;
 extern char *pmc_namespace;
 extern int	pmc_on_error;
+extern int	pmc_invalidation_hold;	/* seconds; 0: delete */
 
 extern void pmc_define_gucs(void);
 
@@ -62,6 +64,7 @@ extern void pmc_disconnect_all(void);
 extern bool pmc_client_is_udp(void);
 extern void pmc_forbid_udp(const char *what);
 extern size_t pmc_namespace_length(void);
+extern memcached_st *pmc_new_client_from_settings(char **problem);
 
 /*
  * Around every call that sends a request: if an ERROR (or a cancel) cuts
@@ -149,8 +152,16 @@ extern bool pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen
 					  const PmcValue *value, time_t ttl, uint64_t cas);
 extern bool pmc_delete_key(memcached_st *mc, const char *key, size_t keylen, time_t ttl);
 
-/* ---------- invalidate.c ---------- */
+/* ---------- invalidation: inval_queue.c, inval_send.c, inval_trigger.c ---------- */
 
+/* the queue and its transaction callbacks */
 extern void pmc_invalidation_init(void);
+extern void pmc_inval_queue(const char *key, size_t len, int config);
+
+/* the sender: configurations recorded at queue time, the batch */
+extern int	pmc_inval_config(void);
+extern void pmc_inval_unpin_all(void);
+extern void pmc_inval_send(int config, const char **keys, const uint32 *lens,
+						   long nkeys, int hold);
 
 #endif							/* PYLIBMC_PG_H */
