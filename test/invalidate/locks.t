@@ -30,7 +30,7 @@ q "CREATE TABLE lk (id int PRIMARY KEY, v int);
 kill -STOP "$(pmc_mc_pid inval_locks)"
 
 (
-	PGOPTIONS="-c pylibmc_pg.servers=$STOPPED -c pylibmc_pg.behaviors=poll_timeout=3000" \
+	PGOPTIONS="-c pylibmc_pg.servers=$STOPPED -c pylibmc_pg.behaviors=_poll_timeout=3000" \
 		"$PG_BINDIR/psql" -X -At -d "$FAULT_DB" >"$WORK/a.out" 2>&1 <<'EOF'
 BEGIN;
 UPDATE lk SET v = v + 1 WHERE id = 1;
