@@ -39,8 +39,15 @@
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/bytea.h"
 #include "utils/datum.h"
+#include "utils/float.h"
+#include "utils/guc.h"
+#include "utils/tuplestore.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
@@ -55,6 +62,7 @@ typedef struct TemplatePart
 	bool		typbyval;
 	int16		typlen;
 	FmgrInfo	outfn;
+	bool		fast;			/* int2/4/8: no output function call */
 } TemplatePart;
 
 typedef struct KeyTemplate
@@ -69,6 +77,8 @@ typedef struct TriggerCache
 	Oid			relid;
 	int			ntemplates;
 	KeyTemplate *templates;
+	bool		session_dependent;	/* some column's text form may follow
+									 * a session setting */
 } TriggerCache;
 
 static void
@@ -183,7 +193,36 @@ parse_template(const char *tmpl, Relation rel, const char *trigger,
 			dst->typlen = att->attlen;
 			getTypeOutputInfo(att->atttypid, &typoutput, &isvarlena);
 			fmgr_info_cxt(typoutput, &dst->outfn, cxt);
+			dst->fast = (dst->typid == INT2OID || dst->typid == INT4OID ||
+						 dst->typid == INT8OID);
 		}
+	}
+}
+
+/*
+ * Is this type's text form the same whatever the session's settings?  The
+ * common key types are; for any other, the trigger fixes the settings
+ * below while it formats (a domain is looked through).
+ */
+static bool
+output_is_session_independent(Oid typid)
+{
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case OIDOID:
+		case TEXTOID:
+		case VARCHAROID:
+		case BPCHAROID:
+		case NAMEOID:
+		case UUIDOID:
+		case BOOLOID:
+		case NUMERICOID:
+			return true;
+		default:
+			return false;
 	}
 }
 
@@ -210,14 +249,68 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 	cache->ntemplates = tg->tgnargs;
 	cache->templates = palloc0(tg->tgnargs * sizeof(KeyTemplate));
 	for (int i = 0; i < tg->tgnargs; i++)
-		parse_template(tg->tgargs[i], td->tg_relation, tg->tgname, cxt,
-					   &cache->templates[i]);
+	{
+		KeyTemplate *t = &cache->templates[i];
+
+		parse_template(tg->tgargs[i], td->tg_relation, tg->tgname, cxt, t);
+		for (int j = 0; j < t->nparts; j++)
+			if (t->parts[j].literal == NULL &&
+				!output_is_session_independent(t->parts[j].typid))
+				cache->session_dependent = true;
+	}
 	cache->tgoid = tg->tgoid;
 	cache->relid = relid;
 	MemoryContextSwitchTo(old);
 	/* a previous cache (another relation) stays in fn_mcxt until its end */
 	fcinfo->flinfo->fn_extra = cache;
 	return cache;
+}
+
+/*
+ * Keys must not depend on the session that writes: a reader builds the
+ * same key from the same value whatever its own settings.  While a trigger
+ * formats a column whose text form follows a setting, the settings are
+ * those pg_dump fixes, plus the time zone: DateStyle ISO, IntervalStyle
+ * postgres, extra_float_digits 1 (the default: shortest exact form),
+ * bytea_output hex, TimeZone UTC.  They are set at a new GUC nesting level
+ * (as postgres_fdw's set_transmission_modes) only when one differs, and
+ * undone right after; an ERROR undoes them with the (sub)transaction.
+ */
+static int
+fix_output_settings(void)
+{
+	int			nestlevel = -1;
+	const char *tz = session_timezone ? pg_get_timezone_name(session_timezone) : NULL;
+	bool		utc = tz != NULL && strcmp(tz, "UTC") == 0;
+
+	if (DateStyle == USE_ISO_DATES && IntervalStyle == INTSTYLE_POSTGRES &&
+		extra_float_digits == 1 && bytea_output == BYTEA_OUTPUT_HEX && utc)
+		return -1;
+
+	nestlevel = NewGUCNestLevel();
+	if (DateStyle != USE_ISO_DATES)
+		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (IntervalStyle != INTSTYLE_POSTGRES)
+		(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (extra_float_digits != 1)
+		(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (bytea_output != BYTEA_OUTPUT_HEX)
+		(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (!utc)
+		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	return nestlevel;
+}
+
+static void
+restore_output_settings(int nestlevel)
+{
+	if (nestlevel >= 0)
+		AtEOXact_GUC(true, nestlevel);
 }
 
 /*
@@ -255,7 +348,7 @@ append_column_text(StringInfo buf, TemplatePart *p, Datum value)
  * keys, which the caller then finds by comparing them.
  */
 static bool
-same_key_columns(KeyTemplate *t, HeapTuple a, HeapTuple b, TupleDesc desc)
+same_key_columns(KeyTemplate *t, TupleTableSlot *a, TupleTableSlot *b)
 {
 	for (int i = 0; i < t->nparts; i++)
 	{
@@ -267,8 +360,8 @@ same_key_columns(KeyTemplate *t, HeapTuple a, HeapTuple b, TupleDesc desc)
 
 		if (p->literal != NULL)
 			continue;
-		va = heap_getattr(a, p->attnum, desc, &na);
-		vb = heap_getattr(b, p->attnum, desc, &nb);
+		va = slot_getattr(a, p->attnum, &na);
+		vb = slot_getattr(b, p->attnum, &nb);
 		if (na != nb)
 			return false;
 		if (!na && !datumIsEqual(va, vb, p->typbyval, p->typlen))
@@ -282,7 +375,7 @@ same_key_columns(KeyTemplate *t, HeapTuple a, HeapTuple b, TupleDesc desc)
  * column it needs is NULL.
  */
 static char *
-build_key(KeyTemplate *t, HeapTuple tuple, TupleDesc desc, StringInfo buf, size_t *len)
+build_key(KeyTemplate *t, TupleTableSlot *slot, StringInfo buf, size_t *len)
 {
 	char	   *utf8;
 
@@ -298,7 +391,7 @@ build_key(KeyTemplate *t, HeapTuple tuple, TupleDesc desc, StringInfo buf, size_
 			appendBinaryStringInfo(buf, p->literal, p->len);
 			continue;
 		}
-		value = heap_getattr(tuple, p->attnum, desc, &isnull);
+		value = slot_getattr(slot, p->attnum, &isnull);
 		if (isnull)
 			return NULL;
 		append_column_text(buf, p, value);
@@ -311,54 +404,14 @@ build_key(KeyTemplate *t, HeapTuple tuple, TupleDesc desc, StringInfo buf, size_
 	return utf8;
 }
 
-Datum
-pylibmc_pg_invalidate(PG_FUNCTION_ARGS)
+/*
+ * Queue the keys of one row change: old and/or new version (NULL when the
+ * event has none).  Same semantics for row and statement level.
+ */
+static void
+queue_row_keys(TriggerCache *cache, TupleTableSlot *oldslot, TupleTableSlot *newslot,
+			   StringInfo buf, int config)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	TriggerCache *cache;
-	TupleDesc	desc;
-	HeapTuple	oldtuple = NULL;
-	HeapTuple	newtuple = NULL;
-	HeapTuple	result;
-	StringInfoData buf;
-	int			config;
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mc_invalidate() was not called by the trigger manager"),
-				 errhint("Use it in CREATE TRIGGER ... FOR EACH ROW EXECUTE FUNCTION mc_invalidate('key:{column}'); call mc_delete_on_commit() directly otherwise.")));
-	if (!TRIGGER_FIRED_FOR_ROW(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mc_invalidate() must be fired FOR EACH ROW"),
-				 errdetail("Trigger \"%s\" is a statement-level trigger.", td->tg_trigger->tgname)));
-
-	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
-	{
-		newtuple = td->tg_trigtuple;
-		result = newtuple;
-	}
-	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		oldtuple = td->tg_trigtuple;
-		newtuple = td->tg_newtuple;
-		result = newtuple;
-	}
-	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
-	{
-		oldtuple = td->tg_trigtuple;
-		result = oldtuple;
-	}
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("mc_invalidate() must be fired by INSERT, UPDATE or DELETE")));
-
-	cache = trigger_cache(fcinfo, td);
-	config = pmc_inval_config();
-	desc = RelationGetDescr(td->tg_relation);
-	initStringInfo(&buf);
 	for (int i = 0; i < cache->ntemplates; i++)
 	{
 		KeyTemplate *t = &cache->templates[i];
@@ -367,19 +420,183 @@ pylibmc_pg_invalidate(PG_FUNCTION_ARGS)
 		size_t		oldlen = 0;
 		size_t		newlen = 0;
 
-		if (oldtuple != NULL)
-			oldkey = build_key(t, oldtuple, desc, &buf, &oldlen);
+		if (oldslot != NULL)
+			oldkey = build_key(t, oldslot, buf, &oldlen);
 		if (oldkey != NULL)
 			pmc_inval_queue(oldkey, oldlen, config);
-		if (newtuple == NULL ||
-			(oldtuple != NULL && same_key_columns(t, oldtuple, newtuple, desc)))
+		if (newslot == NULL ||
+			(oldslot != NULL && same_key_columns(t, oldslot, newslot)))
 			continue;
-		newkey = build_key(t, newtuple, desc, &buf, &newlen);
+		newkey = build_key(t, newslot, buf, &newlen);
 		if (newkey != NULL &&
 			!(oldkey != NULL && oldlen == newlen && memcmp(oldkey, newkey, newlen) == 0))
 			pmc_inval_queue(newkey, newlen, config);
 	}
+}
+
+/* Read a transition table from its start, through a read pointer of ours */
+static void
+transition_table_start(Tuplestorestate *ts)
+{
+	int			ptr = tuplestore_alloc_read_pointer(ts, EXEC_FLAG_REWIND);
+
+	tuplestore_select_read_pointer(ts, ptr);
+	tuplestore_rescan(ts);
+}
+
+/*
+ * FOR EACH STATEMENT with transition tables: every row of OLD TABLE and
+ * NEW TABLE, as the row form would see them.  For an UPDATE the two tables
+ * hold the old and new versions of each row at the same position, so they
+ * are read side by side (an unchanged key is built once).
+ */
+static void
+queue_statement_keys(TriggerData *td, TriggerCache *cache, StringInfo buf, int config)
+{
+	Tuplestorestate *oldtable = NULL;
+	Tuplestorestate *newtable = NULL;
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	TupleTableSlot *oldslot = NULL;
+	TupleTableSlot *newslot = NULL;
+	MemoryContext rowcxt;
+	MemoryContext old;
+
+	if (TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		oldtable = td->tg_oldtable;
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		newtable = td->tg_newtable;
+	if ((TRIGGER_FIRED_BY_DELETE(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) &&
+		oldtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("statement-level trigger \"%s\" gives mc_invalidate() no OLD TABLE",
+						td->tg_trigger->tgname),
+				 errhint("Create it with REFERENCING OLD TABLE AS o%s, or use mc_invalidate_triggers().",
+						 TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? " NEW TABLE AS n" : "")));
+	if ((TRIGGER_FIRED_BY_INSERT(td->tg_event) || TRIGGER_FIRED_BY_UPDATE(td->tg_event)) &&
+		newtable == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("statement-level trigger \"%s\" gives mc_invalidate() no NEW TABLE",
+						td->tg_trigger->tgname),
+				 errhint("Create it with REFERENCING %sNEW TABLE AS n, or use mc_invalidate_triggers().",
+						 TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "OLD TABLE AS o " : "")));
+
+	if (oldtable != NULL)
+	{
+		oldslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		transition_table_start(oldtable);
+	}
+	if (newtable != NULL)
+	{
+		newslot = MakeSingleTupleTableSlot(desc, &TTSOpsMinimalTuple);
+		transition_table_start(newtable);
+	}
+
+	/* what a row's keys allocate goes with the row */
+	rowcxt = AllocSetContextCreate(CurrentMemoryContext,
+								   "pylibmc_pg mc_invalidate row",
+								   ALLOCSET_SMALL_SIZES);
+	for (;;)
+	{
+		bool		have_old = false;
+		bool		have_new = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (oldtable != NULL)
+			have_old = tuplestore_gettupleslot(oldtable, true, false, oldslot);
+		if (newtable != NULL)
+			have_new = tuplestore_gettupleslot(newtable, true, false, newslot);
+		if (!have_old && !have_new)
+			break;
+		old = MemoryContextSwitchTo(rowcxt);
+		queue_row_keys(cache, have_old ? oldslot : NULL, have_new ? newslot : NULL,
+					   buf, config);
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(rowcxt);
+	}
+	MemoryContextDelete(rowcxt);
+	if (oldslot != NULL)
+		ExecDropSingleTupleTableSlot(oldslot);
+	if (newslot != NULL)
+		ExecDropSingleTupleTableSlot(newslot);
+}
+
+/* Errors in the trigger name it and its table (CONTEXT) */
+static void
+trigger_error_context(void *arg)
+{
+	TriggerData *td = (TriggerData *) arg;
+
+	errcontext("mc_invalidate() in trigger \"%s\" on table \"%s\"",
+			   td->tg_trigger->tgname, RelationGetRelationName(td->tg_relation));
+}
+
+Datum
+pylibmc_pg_invalidate(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TriggerCache *cache;
+	TupleTableSlot *oldslot = NULL;
+	TupleTableSlot *newslot = NULL;
+	HeapTuple	result;
+	StringInfoData buf;
+	int			config;
+	int			nestlevel;
+	ErrorContextCallback errcallback;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mc_invalidate() was not called by the trigger manager"),
+				 errhint("Use it in CREATE TRIGGER ... EXECUTE FUNCTION mc_invalidate('key:{column}'); call mc_delete_on_commit() directly otherwise.")));
+
+	errcallback.callback = trigger_error_context;
+	errcallback.arg = td;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		newslot = td->tg_trigslot;
+		result = td->tg_trigtuple;
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		oldslot = td->tg_trigslot;
+		newslot = td->tg_newslot;
+		result = td->tg_newtuple;
+	}
+	else if (TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		oldslot = td->tg_trigslot;
+		result = td->tg_trigtuple;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("mc_invalidate() must be fired by INSERT, UPDATE or DELETE")));
+
+	cache = trigger_cache(fcinfo, td);
+	config = pmc_inval_config();
+	initStringInfo(&buf);
+	nestlevel = cache->session_dependent ? fix_output_settings() : -1;
+	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	{
+		/* a BEFORE or INSTEAD OF trigger's slots may not be filled */
+		if (oldslot != NULL && TupIsNull(oldslot))
+			ExecForceStoreHeapTuple(td->tg_trigtuple, oldslot, false);
+		queue_row_keys(cache, oldslot, newslot != NULL && TupIsNull(newslot) ? NULL : newslot,
+					   &buf, config);
+	}
+	else
+	{
+		queue_statement_keys(td, cache, &buf, config);
+		result = NULL;
+	}
+	restore_output_settings(nestlevel);
 	pfree(buf.data);
 
+	error_context_stack = errcallback.previous;
 	return PointerGetDatum(result);
 }
