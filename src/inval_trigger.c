@@ -77,8 +77,8 @@ typedef struct TriggerCache
 	Oid			relid;
 	int			ntemplates;
 	KeyTemplate *templates;
-	bool		session_dependent;	/* some column's text form may follow
-									 * a session setting */
+	int			settings;		/* PMC_FIX_*: the settings some column's
+								 * text form follows */
 } TriggerCache;
 
 static void
@@ -199,13 +199,22 @@ parse_template(const char *tmpl, Relation rel, const char *trigger,
 	}
 }
 
+/* the settings a column's text form may follow (fix_output_settings) */
+#define PMC_FIX_DATESTYLE		0x01
+#define PMC_FIX_INTERVALSTYLE	0x02
+#define PMC_FIX_FLOAT_DIGITS	0x04
+#define PMC_FIX_BYTEA_OUTPUT	0x08
+#define PMC_FIX_TIMEZONE		0x10
+#define PMC_FIX_ALL				0x1f
+
 /*
- * Is this type's text form the same whatever the session's settings?  The
- * common key types are; for any other, the trigger fixes the settings
- * below while it formats (a domain is looked through).
+ * Which settings this type's text form follows.  The common key types
+ * follow none; the date and time types, float and bytea follow theirs; any
+ * other type (arrays, composites, ranges, types of extensions) may embed
+ * any of them (a domain is looked through).
  */
-static bool
-output_is_session_independent(Oid typid)
+static int
+output_settings_of(Oid typid)
 {
 	switch (getBaseType(typid))
 	{
@@ -220,9 +229,28 @@ output_is_session_independent(Oid typid)
 		case UUIDOID:
 		case BOOLOID:
 		case NUMERICOID:
-			return true;
+		case JSONOID:
+		case JSONBOID:
+		case INETOID:
+		case CIDROID:
+		case MACADDROID:
+			return 0;
+		case DATEOID:
+		case TIMEOID:
+		case TIMETZOID:
+		case TIMESTAMPOID:
+			return PMC_FIX_DATESTYLE;
+		case TIMESTAMPTZOID:
+			return PMC_FIX_DATESTYLE | PMC_FIX_TIMEZONE;
+		case INTERVALOID:
+			return PMC_FIX_INTERVALSTYLE;
+		case FLOAT4OID:
+		case FLOAT8OID:
+			return PMC_FIX_FLOAT_DIGITS;
+		case BYTEAOID:
+			return PMC_FIX_BYTEA_OUTPUT;
 		default:
-			return false;
+			return PMC_FIX_ALL;
 	}
 }
 
@@ -254,9 +282,8 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
 
 		parse_template(tg->tgargs[i], td->tg_relation, tg->tgname, cxt, t);
 		for (int j = 0; j < t->nparts; j++)
-			if (t->parts[j].literal == NULL &&
-				!output_is_session_independent(t->parts[j].typid))
-				cache->session_dependent = true;
+			if (t->parts[j].literal == NULL)
+				cache->settings |= output_settings_of(t->parts[j].typid);
 	}
 	cache->tgoid = tg->tgoid;
 	cache->relid = relid;
@@ -272,35 +299,50 @@ trigger_cache(FunctionCallInfo fcinfo, TriggerData *td)
  * formats a column whose text form follows a setting, the settings are
  * those pg_dump fixes, plus the time zone: DateStyle ISO, IntervalStyle
  * postgres, extra_float_digits 1 (the default: shortest exact form),
- * bytea_output hex, TimeZone UTC.  They are set at a new GUC nesting level
- * (as postgres_fdw's set_transmission_modes) only when one differs, and
- * undone right after; an ERROR undoes them with the (sub)transaction.
+ * bytea_output hex, TimeZone UTC.  Only those the trigger's column types
+ * follow, and only when they differ, are set, at a new GUC nesting level
+ * (as postgres_fdw's set_transmission_modes), and undone right after; an
+ * ERROR undoes them with the (sub)transaction.
  */
 static int
-fix_output_settings(void)
+fix_output_settings(int which)
 {
 	int			nestlevel = -1;
-	const char *tz = session_timezone ? pg_get_timezone_name(session_timezone) : NULL;
-	bool		utc = tz != NULL && strcmp(tz, "UTC") == 0;
+	bool		utc = true;
 
-	if (DateStyle == USE_ISO_DATES && IntervalStyle == INTSTYLE_POSTGRES &&
-		extra_float_digits == 1 && bytea_output == BYTEA_OUTPUT_HEX && utc)
+	if (which & PMC_FIX_TIMEZONE)
+	{
+		const char *tz = session_timezone ? pg_get_timezone_name(session_timezone) : NULL;
+
+		utc = tz != NULL && strcmp(tz, "UTC") == 0;
+	}
+	if (!(which & PMC_FIX_DATESTYLE) || DateStyle == USE_ISO_DATES)
+		which &= ~PMC_FIX_DATESTYLE;
+	if (!(which & PMC_FIX_INTERVALSTYLE) || IntervalStyle == INTSTYLE_POSTGRES)
+		which &= ~PMC_FIX_INTERVALSTYLE;
+	if (!(which & PMC_FIX_FLOAT_DIGITS) || extra_float_digits == 1)
+		which &= ~PMC_FIX_FLOAT_DIGITS;
+	if (!(which & PMC_FIX_BYTEA_OUTPUT) || bytea_output == BYTEA_OUTPUT_HEX)
+		which &= ~PMC_FIX_BYTEA_OUTPUT;
+	if (utc)
+		which &= ~PMC_FIX_TIMEZONE;
+	if (which == 0)
 		return -1;
 
 	nestlevel = NewGUCNestLevel();
-	if (DateStyle != USE_ISO_DATES)
+	if (which & PMC_FIX_DATESTYLE)
 		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	if (IntervalStyle != INTSTYLE_POSTGRES)
+	if (which & PMC_FIX_INTERVALSTYLE)
 		(void) set_config_option("intervalstyle", "postgres", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	if (extra_float_digits != 1)
+	if (which & PMC_FIX_FLOAT_DIGITS)
 		(void) set_config_option("extra_float_digits", "1", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	if (bytea_output != BYTEA_OUTPUT_HEX)
+	if (which & PMC_FIX_BYTEA_OUTPUT)
 		(void) set_config_option("bytea_output", "hex", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
-	if (!utc)
+	if (which & PMC_FIX_TIMEZONE)
 		(void) set_config_option("timezone", "UTC", PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_SAVE, true, 0, false);
 	return nestlevel;
@@ -580,7 +622,7 @@ pylibmc_pg_invalidate(PG_FUNCTION_ARGS)
 	cache = trigger_cache(fcinfo, td);
 	config = pmc_inval_config();
 	initStringInfo(&buf);
-	nestlevel = cache->session_dependent ? fix_output_settings() : -1;
+	nestlevel = cache->settings ? fix_output_settings(cache->settings) : -1;
 	if (TRIGGER_FIRED_FOR_ROW(td->tg_event))
 	{
 		/* a BEFORE or INSTEAD OF trigger's slots may not be filled */
