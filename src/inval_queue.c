@@ -172,6 +172,20 @@ pmc_inval_queue(const char *key, size_t len, int config)
 	probe.len = (uint32) len;
 	probe.config = config;
 	hash = pending_key_hash(&probe, sizeof(probe));
+
+	/*
+	 * The usual case, one level (no savepoint queued anything): one
+	 * HASH_ENTER both looks and inserts; a new entry gets its own copy of
+	 * the key before anything else can run.
+	 */
+	if (pending != NULL && pending->upper == NULL && pending->nestingLevel == my_level)
+	{
+		entry = hash_search_with_hash_value(pending->keys, &probe, hash, HASH_ENTER, &found);
+		if (!found)
+			entry->data = copy_to_level(pending, key, len);
+		return;
+	}
+
 	for (PendingLevel *l = pending; l != NULL; l = l->upper)
 		if (hash_search_with_hash_value(l->keys, &probe, hash, HASH_FIND, NULL) != NULL)
 			return;

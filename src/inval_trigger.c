@@ -414,7 +414,7 @@ same_key_columns(KeyTemplate *t, TupleTableSlot *a, TupleTableSlot *b)
 
 /*
  * The key of one template for one row version, in UTF-8, or NULL when a
- * column it needs is NULL.
+ * column it needs is NULL.  It may be buf's own data.
  */
 static char *
 build_key(KeyTemplate *t, TupleTableSlot *slot, StringInfo buf, size_t *len)
@@ -438,10 +438,9 @@ build_key(KeyTemplate *t, TupleTableSlot *slot, StringInfo buf, size_t *len)
 			return NULL;
 		append_column_text(buf, p, value);
 	}
+	/* (in a UTF-8 database, buf itself: valid until buf is reused) */
 	utf8 = pg_server_to_any(buf->data, buf->len, PG_UTF8);
 	*len = (utf8 == buf->data) ? (size_t) buf->len : strlen(utf8);
-	if (utf8 == buf->data)
-		utf8 = pnstrdup(buf->data, buf->len);
 	pmc_check_key(utf8, *len);
 	return utf8;
 }
@@ -469,6 +468,9 @@ queue_row_keys(TriggerCache *cache, TupleTableSlot *oldslot, TupleTableSlot *new
 		if (newslot == NULL ||
 			(oldslot != NULL && same_key_columns(t, oldslot, newslot)))
 			continue;
+		/* the old key may live in buf, which the new one reuses */
+		if (oldkey != NULL && oldkey == buf->data)
+			oldkey = pnstrdup(oldkey, oldlen);
 		newkey = build_key(t, newslot, buf, &newlen);
 		if (newkey != NULL &&
 			!(oldkey != NULL && oldlen == newlen && memcmp(oldkey, newkey, newlen) == 0))

@@ -8,8 +8,8 @@
  * with pylibmc's flags by codec.c; the SQL functions live in one file per
  * family (reads.c, writes.c, counters.c, multi.c, admin.c), the
  * transactional invalidation in inval_queue.c (the queue), inval_send.c
- * (the commit-time batch) and inval_trigger.c (mc_invalidate), this backend's own
- * counters in stats.c.
+ * (the commit-time batch) and inval_trigger.c (mc_invalidate), this
+ * backend's own counters in stats.c.
  *
  *-------------------------------------------------------------------------
  */
