@@ -12,7 +12,9 @@ OBJS = \
 	src/counters.o \
 	src/exchange.o \
 	src/guc.o \
-	src/invalidate.o \
+	src/inval_queue.o \
+	src/inval_send.o \
+	src/inval_trigger.o \
 	src/keys.o \
 	src/multi.o \
 	src/reads.o \
@@ -20,7 +22,7 @@ OBJS = \
 	src/value.o \
 	src/writes.o
 
-DATA = $(EXTENSION)--$(EXTVERSION).sql
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.1.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "pylibmc_pg - memcached client with the pylibmc API"
 
 # every sql/NAME.sql is a regression test, run in name order; each is independent.

@@ -388,8 +388,8 @@ SET pylibmc_pg.servers = :'tcp';
 INSERT INTO inv_users VALUES (30, 'down@example.com', 'Dee');
 SELECT inv_fill('inv:user:30', 'inv:user_email:down@example.com');
 BEGIN;
-UPDATE inv_users SET name = 'Dee 2' WHERE id = 30;
 SET pylibmc_pg.servers = :'down';
+UPDATE inv_users SET name = 'Dee 2' WHERE id = 30;
 COMMIT;
 SET pylibmc_pg.servers = :'tcp';
 SELECT inv_behaviors_restored();
@@ -398,14 +398,15 @@ SELECT inv_present('inv:user:30', 'inv:user_email:down@example.com');
 -- with on_error = 'ignore' it is silent
 SET pylibmc_pg.on_error = 'ignore';
 BEGIN;
-SELECT mc_delete_on_commit('inv:user:30');
 SET pylibmc_pg.servers = :'down';
+SELECT mc_delete_on_commit('inv:user:30');
 COMMIT;
 RESET pylibmc_pg.on_error;
--- a setting problem at commit (no servers) is a WARNING too
+-- a setting problem (no servers) is an ERROR when the key is queued, as
+-- for any other call: the configuration is taken then
 BEGIN;
-SELECT mc_delete_on_commit('inv:user:30');
 SET pylibmc_pg.servers = '';
+SELECT mc_delete_on_commit('inv:user:30');
 COMMIT;
 SET pylibmc_pg.servers = :'tcp';
 -- the connection works afterwards, and the queue is empty

@@ -52,15 +52,6 @@ typedef struct PmcClientState
 	bool		broken;			/* libmemcached gave up mid-request: rebuild */
 
 	/*
-	 * A second client, built from the same settings, for the ASCII
-	 * commit-time delete batches of invalidate.c, with NOREPLY and
-	 * BUFFER_REQUESTS set once: setting BUFFER_REQUESTS on the main client
-	 * per batch made libmemcached close its connections each time, and the
-	 * reconnects cost more than the batch.  Made at the first batch.
-	 */
-	memcached_st *batch;
-
-	/*
 	 * The result buffer single-key reads fetch into: libmemcached grows it
 	 * and keeps it, so a read allocates nothing.
 	 */
@@ -101,8 +92,6 @@ reset_connections(void)
 {
 	if (state.mc != NULL)
 		memcached_quit(state.mc);
-	if (state.batch != NULL)
-		memcached_quit(state.batch);
 	state.io_pending = false;
 }
 
@@ -144,8 +133,6 @@ reset_client_state(void)
 {
 	if (state.result != NULL)
 		memcached_result_free(state.result);
-	if (state.batch != NULL)
-		memcached_free(state.batch);
 	if (state.mc != NULL)
 		memcached_free(state.mc);
 	if (state.probe != NULL)
@@ -513,48 +500,6 @@ pmc_client(void)
 	return pmc_client_for_key(NULL, 0);
 }
 
-/*
- * The client for quiet, buffered delete batches (ASCII over TCP or a UNIX
- * socket only): the same servers and behaviors as pmc_client(), which the
- * caller has called first, plus NOREPLY and BUFFER_REQUESTS.  Requests are
- * sent by memcached_flush_buffers() or when libmemcached's buffer fills; a
- * get on it (which flushes first) is the barrier.
- */
-memcached_st *
-pmc_batch_client(void)
-{
-	Assert(state.mc != NULL && !state.stale);
-	if (state.batch == NULL)
-	{
-		memcached_st *mc = memcached_create(NULL);
-		char	   *problem;
-
-		if (mc == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Could not create a memcached client.")));
-
-		/*
-		 * Built from the settings as the client was, not cloned from it:
-		 * both must route every key alike, which should not depend on what
-		 * memcached_clone() happens to copy.
-		 */
-		problem = configure_client(mc);
-		if (problem == NULL &&
-			(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1) != MEMCACHED_SUCCESS ||
-			 memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1) != MEMCACHED_SUCCESS))
-			problem = "libmemcached refused NOREPLY or BUFFER_REQUESTS";
-		if (problem != NULL)
-		{
-			memcached_free(mc);
-			elog(ERROR, "could not configure the memcached batch client: %s", problem);
-		}
-		state.batch = mc;
-	}
-	return state.batch;
-}
-
 memcached_result_st *
 pmc_client_result(void)
 {
@@ -565,6 +510,7 @@ void
 pmc_disconnect_all(void)
 {
 	reset_connections();
+	pmc_inval_disconnect();
 	state.auth_failed = false;
 	/* a server may have been replaced: ask about SASL again */
 	if (state.probe != NULL && pmc_binary && !(pmc_username && pmc_username[0]))
@@ -613,4 +559,31 @@ void
 pmc_io_end(void)
 {
 	state.io_pending = false;
+}
+
+/*
+ * For inval_send.c, which keeps clients of its own for the commit-time
+ * batches: a new memcached_st configured from the settings in force, as
+ * the client is (ERROR when they are inconsistent or memory runs out).
+ * Returns NULL with *problem set when libmemcached refused something.
+ */
+memcached_st *
+pmc_new_client_from_settings(char **problem)
+{
+	memcached_st *mc;
+
+	check_settings_combination();
+	mc = memcached_create(NULL);
+	if (mc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("Could not create a memcached client.")));
+	*problem = configure_client(mc);
+	if (*problem != NULL)
+	{
+		memcached_free(mc);
+		return NULL;
+	}
+	return mc;
 }

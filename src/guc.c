@@ -35,6 +35,7 @@ char	   *pmc_username = NULL;
 char	   *pmc_password = NULL;
 char	   *pmc_namespace = NULL;
 int			pmc_on_error = PMC_ON_ERROR_ERROR;
+int			pmc_invalidation_hold = 0;
 
 static char *servers_string = NULL;
 static char *behaviors_string = NULL;
@@ -258,6 +259,20 @@ pmc_define_gucs(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	/*
+	 * Seconds, at most memcached's 30 days (a larger ttl would be read as
+	 * an absolute time).  Any role: it only decides what the commit-time
+	 * batch writes to the servers it may write to anyway.
+	 */
+	DefineCustomIntVariable("pylibmc_pg.invalidation_hold",
+							"Seconds the commit-time invalidation keeps a tombstone instead of deleting (0: delete).",
+							"With a hold, mc_delete_on_commit and mc_invalidate store a pickled None (flags 1) for that long: reads see a miss and add fails, so a late fill cannot bring the old row back.",
+							&pmc_invalidation_hold,
+							0, 0, 30 * 24 * 3600,
+							PGC_USERSET,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 	pmc_reserve_guc_prefix("pylibmc_pg");
 }

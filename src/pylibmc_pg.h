@@ -7,8 +7,9 @@
  * pylibmc_pg.* settings (guc.c) by client.c.  Values are encoded and decoded
  * with pylibmc's flags by codec.c; the SQL functions live in one file per
  * family (reads.c, writes.c, counters.c, multi.c, admin.c), the
- * transactional invalidation queue in invalidate.c, this backend's own
- * counters in stats.c.
+ * transactional invalidation in inval_queue.c (the queue), inval_send.c
+ * (the commit-time batch) and inval_trigger.c (mc_invalidate), this
+ * backend's own counters in stats.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,6 +49,7 @@ extern char *pmc_username;
 extern char *pmc_password;
 extern char *pmc_namespace;
 extern int	pmc_on_error;
+extern int	pmc_invalidation_hold;	/* seconds; 0: delete */
 
 extern void pmc_define_gucs(void);
 
@@ -55,7 +57,6 @@ extern void pmc_define_gucs(void);
 
 extern memcached_st *pmc_client(void);
 extern memcached_st *pmc_client_for_key(const char *key, size_t keylen);
-extern memcached_st *pmc_batch_client(void);
 extern memcached_result_st *pmc_client_result(void);
 extern void pmc_mark_client_stale(void);
 extern void pmc_mark_client_broken(void);
@@ -66,6 +67,7 @@ extern void pmc_forbid_udp(const char *what);
 extern size_t pmc_namespace_length(void);
 extern memcached_return_t pmc_client_auth_rc(memcached_return_t rc);
 extern void pmc_client_request_ok(void);
+extern memcached_st *pmc_new_client_from_settings(char **problem);
 
 /*
  * Mark a request in flight, for code that drives libmemcached outside
@@ -195,8 +197,17 @@ extern void pmc_call_begin(memcached_st *mc);
 extern void pmc_call_end(void);
 extern bool pmc_call_server_failed(memcached_st *mc, const char *key, size_t keylen);
 
-/* ---------- invalidate.c ---------- */
+/* ---------- invalidation: inval_queue.c, inval_send.c, inval_trigger.c ---------- */
 
+/* the queue and its transaction callbacks */
 extern void pmc_invalidation_init(void);
+extern void pmc_inval_queue(const char *key, size_t len, int config);
+
+/* the sender: configurations recorded at queue time, the batch */
+extern int	pmc_inval_config(void);
+extern void pmc_inval_unpin_all(void);
+extern void pmc_inval_disconnect(void);
+extern void pmc_inval_send(int config, const char **keys, const uint32 *lens,
+						   long nkeys, int hold);
 
 #endif							/* PYLIBMC_PG_H */

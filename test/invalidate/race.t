@@ -146,8 +146,8 @@ for _ in $(seq 1 50); do (exec 3<>"/dev/tcp/127.0.0.1/$SILENT_PORT") 2>/dev/null
 start=$(date +%s%N)
 out=$(PGOPTIONS="-c pylibmc_pg.servers=$PMC_TCP" "$PG_BINDIR/psql" -X -At -d "$DB" 2>&1 <<EOF
 BEGIN;
-UPDATE account SET balance = balance + 1 WHERE id >= 1000;
 SET pylibmc_pg.servers = '127.0.0.1:$SILENT_PORT';
+UPDATE account SET balance = balance + 1 WHERE id >= 1000;
 COMMIT;
 EOF
 )

@@ -1,0 +1,52 @@
+--
+-- ALTER EXTENSION pylibmc_pg UPDATE from 1.0 gives the same objects as a
+-- fresh 1.1 install: names and signatures, volatility, strictness,
+-- parallel labels, security, settings, bodies, ACLs and comments.
+--
+CREATE FUNCTION ext_objects() RETURNS TABLE (object text, attrs text, acl text, comment text)
+LANGUAGE sql AS $$
+  SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
+         CASE d.classid
+           WHEN 'pg_proc'::regclass THEN
+             (SELECT format('%s returns %s %s strict=%s parallel=%s secdef=%s leakproof=%s config=%s lang=%s src=%s',
+                            p.oid::regprocedure, p.prorettype::regtype, p.provolatile, p.proisstrict,
+                            p.proparallel, p.prosecdef, p.proleakproof, p.proconfig,
+                            (SELECT lanname FROM pg_language WHERE oid = p.prolang), md5(p.prosrc))
+              FROM pg_proc p WHERE p.oid = d.objid)
+           WHEN 'pg_class'::regclass THEN
+             (SELECT format('%s %s', c.relkind, CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END)
+              FROM pg_class c WHERE c.oid = d.objid)
+         END,
+         CASE d.classid
+           WHEN 'pg_proc'::regclass THEN (SELECT p.proacl::text FROM pg_proc p WHERE p.oid = d.objid)
+           WHEN 'pg_class'::regclass THEN (SELECT c.relacl::text FROM pg_class c WHERE c.oid = d.objid)
+         END,
+         obj_description(d.objid, (SELECT relname FROM pg_class WHERE oid = d.classid))
+  FROM pg_depend d
+  WHERE d.refclassid = 'pg_extension'::regclass AND d.deptype = 'e'
+    AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'pylibmc_pg')
+$$;
+
+DROP EXTENSION pylibmc_pg;
+CREATE EXTENSION pylibmc_pg VERSION '1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'pylibmc_pg';
+ALTER EXTENSION pylibmc_pg UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'pylibmc_pg';
+CREATE TEMP TABLE upgraded AS SELECT * FROM ext_objects();
+
+DROP EXTENSION pylibmc_pg;
+CREATE EXTENSION pylibmc_pg;
+SELECT extversion FROM pg_extension WHERE extname = 'pylibmc_pg';
+CREATE TEMP TABLE fresh AS SELECT * FROM ext_objects();
+
+SELECT count(*) > 40 AS many_objects, count(*) FILTER (WHERE comment IS NULL AND object LIKE 'function%') AS uncommented_functions
+FROM fresh;
+-- what only one of them has (both lists empty)
+(SELECT 'only upgraded' AS side, * FROM upgraded EXCEPT SELECT 'only upgraded', * FROM fresh)
+UNION ALL
+(SELECT 'only fresh', * FROM fresh EXCEPT SELECT 'only fresh', * FROM upgraded)
+ORDER BY 1, 2;
+-- the new function, as installed
+SELECT object, attrs, acl, comment FROM fresh WHERE object LIKE '%mc_invalidate%' ORDER BY object;
+
+DROP FUNCTION ext_objects();

@@ -1,0 +1,645 @@
+/*-------------------------------------------------------------------------
+ *
+ * inval_send.c
+ *	  Sending the deletes queued by mc_delete_on_commit (inval_queue.c)
+ *	  once the transaction has committed.
+ *
+ * Configurations
+ * --------------
+ * A key is deleted exactly as it was named when it was queued: under the
+ * namespace, on the servers, over the protocol in force then.  So the
+ * queue records, with each key, the configuration it was queued under:
+ * pmc_inval_config() is called at queue time and returns a small number
+ * naming an entry of this file's configuration cache.  An entry holds the
+ * settings' signature and two clients built from those settings then (no
+ * I/O: libmemcached connects on first use):
+ *	- "acked", an ordinary client, for acknowledged deletes (binary
+ *	  protocol, UDP, and the keys the quiet client would route elsewhere);
+ *	  when the entry's settings are the ones in force at commit, the main
+ *	  client (pmc_client()) is used instead, so a backend keeps one
+ *	  ordinary connection per server;
+ *	- "quiet" (ASCII over TCP or a UNIX socket only), with NOREPLY and
+ *	  BUFFER_REQUESTS set once.  Setting those on the main client for each
+ *	  batch made libmemcached close its connections each time (measured:
+ *	  the reconnects cost more than a 10,000-key batch).
+ * Entries used by the open transaction are pinned; at most
+ * PMC_CONFIG_CACHE unpinned ones are kept, the least recently used is
+ * freed first.  One transaction may span several configurations; each
+ * part is sent to its own servers, and a failure of one part is a WARNING
+ * that does not stop the others.
+ *
+ * How a batch is sent (measured with libmemcached 1.1.4, memcached 1.6)
+ * ---------------------------------------------------------------------
+ *	- ASCII protocol: "delete k noreply" through the quiet client (the
+ *	  server sends nothing back, not even for a missing key, so the
+ *	  connection cannot desynchronise), flushed every PMC_BATCH_KEYS keys.
+ *	  A key that client would route elsewhere than the acknowledged one (a
+ *	  server ejected by one of them only) is deleted through the latter,
+ *	  acknowledged.  Then one get per server that received quiet deletes,
+ *	  on the same connection, is a barrier: memcached handles a
+ *	  connection's commands in order, so when the reply comes back every
+ *	  delete before it has been applied (and a failed server shows up).
+ *	- Binary protocol: one acknowledged delete per key.  Quiet deletes
+ *	  (DELETEQ) answer a missing key with an error packet that libmemcached
+ *	  does not expect: the next call reads it as its own reply (a wrong
+ *	  miss); and buffered deletes whose replies are never read stall the
+ *	  server, which drops the rest when the connection is closed.
+ *	- UDP: libmemcached sends without replies anyway; no barrier possible.
+ *	After the first failure on a server its remaining keys are skipped, so
+ *	a dead server costs one connect timeout, not one per key.
+ *	- pylibmc_pg.invalidation_hold > 0: a tombstone is stored instead of a
+ *	  delete (set, same paths): a pickled None, flags 1, the bytes "N.",
+ *	  for that many seconds.  mc_get and pylibmc's get() read it as a miss,
+ *	  add fails while it lives, so a reader that read the old row before
+ *	  the commit cannot fill the cache with it afterwards.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "pylibmc_pg.h"
+
+#include "storage/ipc.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+/* ASCII batches are flushed every this many keys */
+#define PMC_BATCH_KEYS			1000
+
+/* unpinned configurations kept for later transactions */
+#define PMC_CONFIG_CACHE		4
+
+/* the tombstone: what pylibmc's pickle.dumps(None) writes, flag 1 */
+#define PMC_TOMBSTONE			"N."
+#define PMC_TOMBSTONE_LEN		2
+#define PMC_TOMBSTONE_FLAGS		1
+
+typedef struct BatchConfig
+{
+	char	   *signature;		/* the settings, in TopMemoryContext */
+	char	   *namespace;		/* for messages */
+	bool		binary;
+	bool		udp;
+	memcached_st *acked;		/* ordinary client */
+	memcached_st *quiet;		/* NOREPLY + BUFFER_REQUESTS, or NULL */
+	bool		pinned;			/* used by the open transaction */
+	uint64		last_used;
+} BatchConfig;
+
+static BatchConfig **configs = NULL;
+static int	nconfigs = 0;		/* allocated slots */
+static uint64 use_clock = 0;
+static int	last_config = -1;	/* the one pmc_inval_config() returned last */
+static bool exit_registered = false;
+
+/* ---------- the configuration cache ---------- */
+
+/*
+ * Everything the clients are built from, as one string (as client.c's own
+ * signature).  It holds the password: it stays in backend memory, as the
+ * setting itself does, and is never printed.
+ */
+static bool
+signature_matches(const char *sig)
+{
+	const char *parts[6];
+	char		binary[2];
+
+	binary[0] = pmc_binary ? '1' : '0';
+	binary[1] = '\0';
+	parts[0] = GetConfigOption("pylibmc_pg.servers", false, false);
+	parts[1] = binary;
+	parts[2] = pmc_username ? pmc_username : "";
+	parts[3] = pmc_password ? pmc_password : "";
+	parts[4] = GetConfigOption("pylibmc_pg.behaviors", false, false);
+	parts[5] = pmc_namespace ? pmc_namespace : "";
+	for (int i = 0; i < 6; i++)
+	{
+		size_t		len = strlen(parts[i] ? parts[i] : "");
+
+		if (strncmp(sig, parts[i] ? parts[i] : "", len) != 0)
+			return false;
+		sig += len;
+		if (*sig != (i < 5 ? '\n' : '\0'))
+			return false;
+		sig++;
+	}
+	return true;
+}
+
+static char *
+current_signature(void)
+{
+	const char *servers = GetConfigOption("pylibmc_pg.servers", false, false);
+	const char *behaviors = GetConfigOption("pylibmc_pg.behaviors", false, false);
+
+	return psprintf("%s\n%d\n%s\n%s\n%s\n%s",
+					servers ? servers : "",
+					pmc_binary ? 1 : 0,
+					pmc_username ? pmc_username : "",
+					pmc_password ? pmc_password : "",
+					behaviors ? behaviors : "",
+					pmc_namespace ? pmc_namespace : "");
+}
+
+static void
+free_config(int i)
+{
+	BatchConfig *c = configs[i];
+
+	if (c == NULL)
+		return;
+	if (c->acked)
+		memcached_free(c->acked);
+	if (c->quiet)
+		memcached_free(c->quiet);
+	pfree(c->signature);
+	pfree(c->namespace);
+	pfree(c);
+	configs[i] = NULL;
+	if (last_config == i)
+		last_config = -1;
+}
+
+static void
+free_all_configs(int code, Datum arg)
+{
+	for (int i = 0; i < nconfigs; i++)
+		free_config(i);
+}
+
+/* A client configured from the settings in force, or ERROR */
+static memcached_st *
+new_client(bool quiet)
+{
+	char	   *problem = NULL;
+	memcached_st *mc = pmc_new_client_from_settings(&problem);
+
+	if (mc != NULL && quiet &&
+		(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1) != MEMCACHED_SUCCESS ||
+		 memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1) != MEMCACHED_SUCCESS))
+	{
+		memcached_free(mc);
+		mc = NULL;
+		problem = "libmemcached refused NOREPLY or BUFFER_REQUESTS";
+	}
+	if (mc == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("could not configure the memcached client"),
+				 errdetail("%s.", problem),
+				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary_protocol.")));
+	return mc;
+}
+
+/* The quiet client; acked is freed if that fails */
+static memcached_st *
+new_quiet_client(memcached_st *acked)
+{
+	memcached_st *volatile quiet = NULL;
+
+	PG_TRY();
+	{
+		quiet = new_client(true);
+	}
+	PG_CATCH();
+	{
+		memcached_free(acked);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return quiet;
+}
+
+/* Free unpinned entries beyond PMC_CONFIG_CACHE, least recently used first */
+static void
+trim_cache(void)
+{
+	for (;;)
+	{
+		int			unpinned = 0;
+		int			oldest = -1;
+
+		for (int i = 0; i < nconfigs; i++)
+		{
+			if (configs[i] == NULL || configs[i]->pinned)
+				continue;
+			unpinned++;
+			if (oldest < 0 || configs[i]->last_used < configs[oldest]->last_used)
+				oldest = i;
+		}
+		if (unpinned <= PMC_CONFIG_CACHE)
+			return;
+		free_config(oldest);
+	}
+}
+
+/*
+ * The configuration in force now, as a number for the queue: pinned until
+ * pmc_inval_unpin_all().  ERROR when the settings cannot make a client
+ * (no servers, inconsistent settings), as any other call would.  No I/O.
+ */
+int
+pmc_inval_config(void)
+{
+	int			slot = -1;
+	BatchConfig *c;
+	MemoryContext old;
+	memcached_st *acked;
+	memcached_st *quiet = NULL;
+
+	if (last_config >= 0 && signature_matches(configs[last_config]->signature))
+	{
+		c = configs[last_config];
+		c->pinned = true;
+		c->last_used = ++use_clock;
+		return last_config;
+	}
+	for (int i = 0; i < nconfigs; i++)
+	{
+		if (configs[i] != NULL && signature_matches(configs[i]->signature))
+		{
+			configs[i]->pinned = true;
+			configs[i]->last_used = ++use_clock;
+			last_config = i;
+			return i;
+		}
+	}
+
+	if (!exit_registered)
+	{
+		on_proc_exit(free_all_configs, (Datum) 0);
+		exit_registered = true;
+	}
+	trim_cache();
+	for (int i = 0; i < nconfigs; i++)
+		if (configs[i] == NULL)
+		{
+			slot = i;
+			break;
+		}
+	if (slot < 0)
+	{
+		int			n = Max(nconfigs * 2, PMC_CONFIG_CACHE + 1);
+
+		if (configs == NULL)
+			configs = MemoryContextAllocZero(TopMemoryContext, n * sizeof(BatchConfig *));
+		else
+		{
+			configs = repalloc(configs, n * sizeof(BatchConfig *));
+			memset(configs + nconfigs, 0, (n - nconfigs) * sizeof(BatchConfig *));
+		}
+		slot = nconfigs;
+		nconfigs = n;
+	}
+
+	acked = new_client(false);
+	if (!pmc_binary && !pmc_client_is_udp())
+		quiet = new_quiet_client(acked);
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	c = palloc0(sizeof(BatchConfig));
+	c->binary = pmc_binary;
+	c->udp = pmc_client_is_udp();
+	c->acked = acked;
+	c->quiet = quiet;
+	c->signature = current_signature();
+	c->namespace = pstrdup(pmc_namespace ? pmc_namespace : "");
+	MemoryContextSwitchTo(old);
+	c->pinned = true;
+	c->last_used = ++use_clock;
+	configs[slot] = c;
+	last_config = slot;
+	return slot;
+}
+
+/* The transaction is over: its configurations may be evicted again */
+void
+pmc_inval_unpin_all(void)
+{
+	for (int i = 0; i < nconfigs; i++)
+		if (configs[i] != NULL)
+			configs[i]->pinned = false;
+	trim_cache();
+}
+
+/*
+ * Close the connections of every batch client (after a failure, and for
+ * mc_disconnect_all()).
+ */
+void
+pmc_inval_disconnect(void)
+{
+	for (int i = 0; i < nconfigs; i++)
+	{
+		if (configs[i] == NULL)
+			continue;
+		memcached_quit(configs[i]->acked);
+		if (configs[i]->quiet)
+			memcached_quit(configs[i]->quiet);
+	}
+}
+
+/* ---------- one batch ---------- */
+
+typedef struct SendState
+{
+	memcached_st *mc;			/* the client the batch goes through */
+	memcached_st *route;		/* the acknowledged client: its routing is
+								 * the truth */
+	bool		is_main;		/* route is the main client (stats by server) */
+	bool		quiet;
+	time_t		hold;			/* > 0: store tombstones for that long */
+	uint32_t	nservers;
+	long	   *sent;			/* per server: keys sent */
+	long	   *failed;			/* per server: keys not deleted */
+	long	   *unacked;		/* per server: quiet keys, counted at the barrier */
+	bool	   *dead;			/* per server: failed, skip its other keys */
+	int		   *last;			/* per server: index of the last key sent */
+	const char **keys;
+	const uint32 *lens;
+	long		nkeys;
+	memcached_return_t first_rc;
+	int			first_server;	/* -1: no failure yet */
+	int			first_errno;
+	memcached_st *first_mc;		/* the client that failed first */
+} SendState;
+
+static void
+note_failure(SendState *st, memcached_st *mc, int server, memcached_return_t rc)
+{
+	if (st->first_server < 0)
+	{
+		st->first_server = server;
+		st->first_rc = rc;
+		st->first_errno = memcached_last_error_errno(mc);
+		st->first_mc = mc;
+	}
+}
+
+static uint32_t
+server_of(SendState *st, const char *key, size_t len)
+{
+	uint32_t	s;
+
+	if (st->nservers <= 1)
+		return 0;
+	s = memcached_generate_hash(st->route, key, len);
+	return s < st->nservers ? s : 0;
+}
+
+static char *
+server_name(memcached_st *mc, int index)
+{
+	const memcached_instance_st *inst;
+
+	if (mc == NULL || index < 0 || (uint32_t) index >= memcached_server_count(mc))
+		return pstrdup("(unknown)");
+	inst = memcached_server_instance_by_position(mc, (uint32_t) index);
+	return pmc_instance_name(inst);
+}
+
+/*
+ * Send every key of one batch.  May ERROR (the caller turns it into a
+ * WARNING).  In ASCII, st->mc is the quiet client: the keys go out in
+ * writes of libmemcached's buffer size, flushed every PMC_BATCH_KEYS keys
+ * so the server works while we still send, then the barrier.
+ */
+static void
+send_keys(SendState *st)
+{
+	memcached_st *mc = st->mc;
+	long		since_flush = 0;
+
+	instr_time	start_of_batch;
+
+	/* signals held and the C locale while libmemcached runs (exchange.c) */
+	INSTR_TIME_SET_CURRENT(start_of_batch);
+	pmc_guard_enter();
+	for (long i = 0; i < st->nkeys; i++)
+	{
+		const char *key = st->keys[i];
+		size_t		len = st->lens[i];
+		uint32_t	s = server_of(st, key, len);
+		memcached_st *via = mc;
+		bool		buffered = st->quiet;
+		memcached_return_t rc;
+		instr_time	start;
+		PmcOutcome	outcome = PMC_HIT;
+
+		/*
+		 * Each client keeps its own record of failed servers: while one of
+		 * them has ejected a server (remove_failed) and the other has not,
+		 * they route some keys differently.  Such a key goes where the
+		 * acknowledged client routes it, acknowledged.
+		 */
+		if (st->quiet && st->nservers > 1 && memcached_generate_hash(mc, key, len) != s)
+		{
+			via = st->route;
+			buffered = false;
+		}
+
+		if (st->dead[s])
+		{
+			/* this server already failed in this batch: skip its keys */
+			st->failed[s]++;
+			INSTR_TIME_SET_CURRENT(start);
+			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+								   PMC_ERROR, len, 0, start);
+			continue;
+		}
+
+		INSTR_TIME_SET_CURRENT(start);
+		if (st->hold > 0)
+			rc = memcached_set(via, key, len, PMC_TOMBSTONE, PMC_TOMBSTONE_LEN,
+							   st->hold, PMC_TOMBSTONE_FLAGS);
+		else
+			rc = memcached_delete(via, key, len, 0);
+		switch (rc)
+		{
+			case MEMCACHED_SUCCESS:
+			case MEMCACHED_DELETED:
+			case MEMCACHED_STORED:
+			case MEMCACHED_BUFFERED:
+				st->sent[s]++;
+				if (buffered)
+				{
+					st->last[s] = (int) i;	/* the barrier's key for s */
+					st->unacked[s]++;
+					outcome = PMC_OUTCOME_UNSET;	/* known at the barrier */
+				}
+				break;
+			case MEMCACHED_NOTFOUND:
+				st->sent[s]++;
+				outcome = PMC_MISS;
+				break;
+			default:
+				st->failed[s]++;
+				outcome = PMC_ERROR;
+				note_failure(st, via, (int) s, rc);
+				if (pmc_rc_is_server_failure(rc))
+					st->dead[s] = true;
+				break;
+		}
+		if (outcome != PMC_OUTCOME_UNSET)
+			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+								   outcome, len, 0, start);
+
+		if (buffered && ++since_flush >= PMC_BATCH_KEYS)
+		{
+			(void) memcached_flush_buffers(mc);
+			since_flush = 0;
+		}
+	}
+
+	/*
+	 * Barrier: one get per server that got quiet requests, on the same
+	 * connection (the get flushes what is still buffered first).  Its
+	 * reply proves the requests before it were applied.
+	 */
+	if (st->quiet)
+	{
+		for (uint32_t s = 0; s < st->nservers; s++)
+		{
+			size_t		vlen;
+			uint32_t	flags;
+			memcached_return_t rc;
+			char	   *value;
+			int			k = st->last[s];
+
+			if (k < 0)
+				continue;
+			value = memcached_get(mc, st->keys[k], st->lens[k], &vlen, &flags, &rc);
+			if (value)
+				free(value);
+			if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
+			{
+				/* not known to be applied: count the server's keys failed */
+				st->failed[s] += st->sent[s];
+				st->sent[s] = 0;
+				note_failure(st, mc, (int) s, rc);
+			}
+
+			/*
+			 * The quiet keys count now that it is known whether they were
+			 * applied: a silent server's keys are errors, not hits.
+			 */
+			INSTR_TIME_SET_CURRENT(start_of_batch);	/* no time of their own */
+			for (long n = 0; n < st->unacked[s]; n++)
+				pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+									   (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+									   ? PMC_HIT : PMC_ERROR, 0, 0, start_of_batch);
+		}
+	}
+	pmc_guard_leave();
+}
+
+static void
+report_failures(SendState *st, BatchConfig *c)
+{
+	long		nfailed = 0;
+	char	   *server;
+	const char *reason;
+
+	for (uint32_t s = 0; s < st->nservers; s++)
+		nfailed += st->failed[s];
+	if (nfailed == 0 && st->first_server < 0)
+		return;
+	if (pmc_rc_is_server_failure(st->first_rc) && pmc_on_error == PMC_ON_ERROR_IGNORE)
+		return;
+	server = server_name(st->first_mc, st->first_server);
+	reason = memcached_strerror(st->first_mc, st->first_rc);
+	ereport(WARNING,
+			(errcode(pmc_rc_is_server_failure(st->first_rc) ?
+					 ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
+			 errmsg("could not delete %ld of %ld keys queued by mc_delete_on_commit",
+					nfailed, st->nkeys),
+			 (st->first_rc == MEMCACHED_ERRNO && st->first_errno != 0) ?
+			 errdetail("Memcached server %s: libmemcached: %s: %s.", server, reason,
+					   strerror(st->first_errno)) :
+			 errdetail("Memcached server %s: libmemcached: %s.", server, reason),
+			 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+}
+
+/*
+ * Send one configuration's keys (namespace not included: the clients add
+ * it).  Never raises an ERROR: the transaction has committed.
+ */
+void
+pmc_inval_send(int config, const char **keys, const uint32 *lens, long nkeys,
+			   int hold)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	MemoryContext workcxt;
+	BatchConfig *c;
+
+	if (nkeys == 0)
+		return;
+	Assert(config >= 0 && config < nconfigs && configs[config] != NULL);
+	c = configs[config];
+	workcxt = AllocSetContextCreate(CurrentMemoryContext,
+									"pylibmc_pg delete_on_commit send",
+									ALLOCSET_DEFAULT_SIZES);
+	PG_TRY();
+	{
+		SendState	st;
+
+		MemoryContextSwitchTo(workcxt);
+		memset(&st, 0, sizeof(st));
+		st.first_server = -1;
+		st.keys = keys;
+		st.lens = lens;
+		st.nkeys = nkeys;
+		st.hold = hold;
+
+		/*
+		 * The main client when it has these very settings (it keeps one
+		 * ordinary connection per server); our own otherwise.
+		 */
+		if (signature_matches(c->signature))
+		{
+			st.route = pmc_client();
+			st.is_main = true;
+		}
+		else
+			st.route = c->acked;
+		st.quiet = (c->quiet != NULL);
+		st.mc = st.quiet ? c->quiet : st.route;
+		st.nservers = Max(memcached_server_count(st.mc), 1);
+		st.sent = palloc0(st.nservers * sizeof(long));
+		st.failed = palloc0(st.nservers * sizeof(long));
+		st.unacked = palloc0(st.nservers * sizeof(long));
+		st.dead = palloc0(st.nservers * sizeof(bool));
+		st.last = palloc(st.nservers * sizeof(int));
+		for (uint32_t s = 0; s < st.nservers; s++)
+			st.last[s] = -1;
+
+		send_keys(&st);
+		if (st.first_server >= 0)
+		{
+			/* a failed server may have left a reply */
+			pmc_disconnect_all();
+			pmc_inval_disconnect();
+		}
+		report_failures(&st, c);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(workcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		pmc_guard_reset();
+		pmc_disconnect_all();
+		pmc_inval_disconnect();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
+						edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+		FreeErrorData(edata);
+	}
+	PG_END_TRY();
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(workcxt);
+}
