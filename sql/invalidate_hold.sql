@@ -8,8 +8,19 @@ SET pylibmc_pg.servers = :'tcp';
 SELECT mc_get('invh:nothing') IS NULL AS library_loaded;
 
 SHOW pylibmc_pg.invalidation_hold;
-SET pylibmc_pg.invalidation_hold = -1;
-SET pylibmc_pg.invalidation_hold = '31d';
+-- refused outside 0 .. 30 days (the message's unit wording differs by version)
+DO $$
+DECLARE v text;
+BEGIN
+  FOREACH v IN ARRAY ARRAY['-1', '31d'] LOOP
+    BEGIN
+      PERFORM set_config('pylibmc_pg.invalidation_hold', v, false);
+      RAISE NOTICE '% accepted', v;
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE NOTICE '% refused (%)', v, SQLSTATE;
+    END;
+  END LOOP;
+END $$;
 SET pylibmc_pg.invalidation_hold = '2min';
 SHOW pylibmc_pg.invalidation_hold;
 RESET pylibmc_pg.invalidation_hold;
