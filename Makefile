@@ -10,6 +10,7 @@ OBJS = \
 	src/codec.o \
 	src/config.o \
 	src/counters.o \
+	src/credentials.o \
 	src/guc.o \
 	src/invalidate.o \
 	src/multi.o \
