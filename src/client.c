@@ -146,10 +146,11 @@ settings_signature(void)
 	char	   *password = (pmc_username && pmc_username[0]) ? pmc_sasl_password() : NULL;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s\n%d\n%s\n%s\n%s\n%s",
+	appendStringInfo(&buf, "%s\n%d\n%s\n%d%s\n%s\n%s",
 					 GetConfigOption("pylibmc_pg.servers", false, false),
 					 pmc_binary,
 					 pmc_username ? pmc_username : "",
+					 pmc_sasl_has_secret(),
 					 password ? password : "",
 					 GetConfigOption("pylibmc_pg.behaviors", false, false),
 					 pmc_namespace ? pmc_namespace : "");

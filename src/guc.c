@@ -41,6 +41,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
 #include "utils/syscache.h"
 #if PG_VERSION_NUM >= 150000
 #include "catalog/pg_parameter_acl.h"
@@ -98,6 +99,14 @@ static const PmcGucExtra *password_extra = NULL;
 
 /* true while _PG_init() defines the settings (placeholders are re-applied) */
 static bool defining_gucs = false;
+
+/*
+ * While a setting is defined: were all the values of its placeholder set
+ * while a superuser was the current user?  (PostgreSQL 15 records that
+ * role; before 15 a placeholder's value for a superuser-only setting was
+ * only re-applied when a superuser had set it.)
+ */
+static bool placeholder_set_by_superuser = true;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"error", PMC_ON_ERROR_ERROR, false},
@@ -207,7 +216,7 @@ chosen_by_role(const char *name, GucSource source)
 		source == PGC_S_USER || source == PGC_S_DATABASE_USER)
 		return set_granted_to_non_superuser(name);
 	if (defining_gucs)
-		return true;
+		return !(placeholder_set_by_superuser && superuser());
 	return !superuser();
 }
 
@@ -540,10 +549,56 @@ pmc_password_chosen_by_role(void)
 	return password_extra != NULL && password_extra->role_chosen;
 }
 
+/*
+ * Before a setting is defined: look at the placeholder PostgreSQL made for
+ * a value set before the library was loaded, and note whether a superuser
+ * set each of its values (placeholder_set_by_superuser).
+ */
+static void
+inspect_placeholder(const char *name)
+{
+#if PG_VERSION_NUM >= 150000
+	struct config_generic *gen = NULL;
+
+	placeholder_set_by_superuser = true;
+	if (!IsTransactionState())
+		return;					/* preloading: no session set anything */
+#if PG_VERSION_NUM >= 160000
+	gen = find_option(name, false, true, DEBUG1);
+#else
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+		{
+			if (pg_strcasecmp(vars[i]->name, name) == 0)
+			{
+				gen = vars[i];
+				break;
+			}
+		}
+	}
+#endif
+	if (gen == NULL || !(gen->flags & GUC_CUSTOM_PLACEHOLDER))
+		return;
+	if (!superuser_arg(gen->srole) || !superuser_arg(gen->reset_srole))
+		placeholder_set_by_superuser = false;
+	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
+	{
+		if (!superuser_arg(stack->srole) || !superuser_arg(stack->masked_srole))
+			placeholder_set_by_superuser = false;
+	}
+#else
+	placeholder_set_by_superuser = true;
+#endif
+}
+
 void
 pmc_define_gucs(void)
 {
 	defining_gucs = true;
+	inspect_placeholder("pylibmc_pg.servers");
 	DefineCustomStringVariable("pylibmc_pg.servers",
 							   "Memcached servers to use, as pylibmc's Client(servers).",
 							   "A comma-separated list of host, host:port, host:port:weight, [ipv6]:port, udp:host:port or /socket/path.",
@@ -571,6 +626,7 @@ pmc_define_gucs(void)
 							   0,
 							   NULL, assign_marks_stale_string, NULL);
 
+	inspect_placeholder("pylibmc_pg.password");
 	DefineCustomStringVariable("pylibmc_pg.password",
 							   "SASL password (requires pylibmc_pg.binary_protocol).",
 							   "Visible to superusers only.",
@@ -618,6 +674,7 @@ pmc_define_gucs(void)
 							 NULL, NULL, NULL);
 
 	defining_gucs = false;
+	placeholder_set_by_superuser = true;
 	pmc_reserve_guc_prefix("pylibmc_pg");
 }
 
