@@ -66,6 +66,9 @@ ROLLBACK;
 SELECT code FROM secr_try($$SELECT mc_get('secr:k')$$);
 -- with the library loaded, the same ALTER DATABASE is checked at once
 SELECT code, message, detail FROM secr_try($$ALTER DATABASE pmc_secrets SET pylibmc_pg.namespace = 't2 :'$$);
+-- and so is ALTER SYSTEM (which checks as for the configuration file)
+ALTER SYSTEM SET pylibmc_pg.namespace = 't2 :';
+ALTER SYSTEM SET pylibmc_pg.servers = '127.0.0.1, udp:127.0.0.1';
 -- fixing the stored value fixes new sessions
 ALTER DATABASE pmc_secrets RESET pylibmc_pg.namespace;
 \c pmc_secrets

@@ -131,6 +131,13 @@ is_stored_source(GucSource source)
 	switch (source)
 	{
 		case PGC_S_FILE:
+
+			/*
+			 * The configuration file is processed outside transactions;
+			 * inside one, this is ALTER SYSTEM (or pg_file_settings)
+			 * checking a value, which must be refused.
+			 */
+			return !IsTransactionState();
 		case PGC_S_ARGV:
 		case PGC_S_GLOBAL:
 		case PGC_S_DATABASE:
@@ -582,13 +589,16 @@ inspect_placeholder(const char *name)
 #endif
 	if (gen == NULL || !(gen->flags & GUC_CUSTOM_PLACEHOLDER))
 		return;
-	if (!superuser_arg(gen->srole) || !superuser_arg(gen->reset_srole))
+	/* InvalidOid: no value was set there (a placeholder's reset value) */
+#define SET_BY_OTHER(role) (OidIsValid(role) && !superuser_arg(role))
+	if (SET_BY_OTHER(gen->srole) || SET_BY_OTHER(gen->reset_srole))
 		placeholder_set_by_superuser = false;
 	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
 	{
-		if (!superuser_arg(stack->srole) || !superuser_arg(stack->masked_srole))
+		if (SET_BY_OTHER(stack->srole) || SET_BY_OTHER(stack->masked_srole))
 			placeholder_set_by_superuser = false;
 	}
+#undef SET_BY_OTHER
 #else
 	placeholder_set_by_superuser = true;
 #endif

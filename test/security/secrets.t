@@ -25,7 +25,7 @@ source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
 # shellcheck source=test/lib/tap.sh
 source "$(dirname "$0")/../lib/tap.sh"
 
-tap_plan 20
+tap_plan 23
 
 PSQL="$PG_BINDIR/psql"
 DIR=$(mktemp -d "$PMC_SCRATCH/secrets-tap.XXXXXX")
@@ -103,10 +103,8 @@ ROLE="pmc_secrets_granted"
 "$PSQL" -X -q -d "$DB" >/dev/null 2>&1 <<EOF
 CREATE EXTENSION pylibmc_pg;
 DROP ROLE IF EXISTS $ROLE;
-CREATE ROLE $ROLE;
+CREATE ROLE $ROLE LOGIN;
 GRANT SET ON PARAMETER pylibmc_pg.servers TO $ROLE;
-GRANT SET ON PARAMETER pylibmc_pg.username TO $ROLE;
-GRANT SET ON PARAMETER pylibmc_pg.password TO $ROLE;
 EOF
 
 # the superuser's SASL settings, then the granted role takes over
@@ -153,7 +151,42 @@ EOF
 like "$out" "ERROR:  42501: SASL credentials are not sent" "a function SET clause of the granted role is refused the same way"
 is "$(stat -c %s "$CAPTURE")" 0 "the listener still received nothing"
 
+# set before the library is loaded, in a superuser's session under SET ROLE:
+# the role set the placeholder, so the value is the role's choice
+out=$("$PSQL" -X -q -At -d "$DB" 2>&1 <<EOF || true
+\set VERBOSITY verbose
+SET pylibmc_pg.binary_protocol = on;
+SET pylibmc_pg.username = '$PMC_SASL_USER';
+SET pylibmc_pg.password = '$PMC_SASL_PASSWORD';
+SET ROLE $ROLE;
+SET pylibmc_pg.servers = '127.0.0.1:$LPORT';
+RESET ROLE;
+SELECT mc_get('sec_tap:k');
+EOF
+)
+like "$out" "ERROR:  42501: SASL credentials are not sent" "a placeholder the role set before the library loaded is the role's choice too"
+
+# stored by ALTER ROLE while a role that is not a superuser may set servers:
+# its author is unknown, so it is not trusted (credentials stored by a
+# superuser, no grant on password)
+"$PSQL" -X -q -d "$DB" >/dev/null 2>&1 <<EOF
+LOAD 'pylibmc_pg';
+ALTER ROLE $ROLE IN DATABASE $DB SET pylibmc_pg.servers = '127.0.0.1:$LPORT';
+ALTER ROLE $ROLE IN DATABASE $DB SET pylibmc_pg.binary_protocol = on;
+ALTER ROLE $ROLE IN DATABASE $DB SET pylibmc_pg.username = '$PMC_SASL_USER';
+ALTER ROLE $ROLE IN DATABASE $DB SET pylibmc_pg.password = '$PMC_SASL_PASSWORD';
+EOF
+out=$("$PSQL" -X -q -At -U "$ROLE" -d "$DB" -c "SELECT mc_get('sec_tap:k')" 2>&1 || true)
+like "$out" "ERROR:  SASL credentials are not sent" "a server list stored by ALTER ROLE while the grant exists is refused for the role's session"
+"$PSQL" -X -q -d "$DB" -c "ALTER ROLE $ROLE IN DATABASE $DB RESET ALL" >/dev/null
+is "$(stat -c %s "$CAPTURE")" 0 "the listener still received nothing"
+
 # the role's own credentials are its own to send where it likes
+"$PSQL" -X -q -d "$DB" >/dev/null 2>&1 <<EOF
+LOAD 'pylibmc_pg';
+GRANT SET ON PARAMETER pylibmc_pg.username TO $ROLE;
+GRANT SET ON PARAMETER pylibmc_pg.password TO $ROLE;
+EOF
 out=$("$PSQL" -X -q -At -d "$DB" 2>&1 <<EOF || true
 $SU_SASL
 SET ROLE $ROLE;
