@@ -10,6 +10,7 @@ OBJS = \
 	src/codec.o \
 	src/config.o \
 	src/counters.o \
+	src/credentials.o \
 	src/exchange.o \
 	src/guc.o \
 	src/inval_queue.o \

@@ -184,22 +184,26 @@ pmc_client_request_ok(void)
 
 /*
  * Everything the client is built from, as one string, compared when a
- * setting was assigned.  It holds the password: it stays in backend memory
- * (as the GUC itself does) and is never printed.
+ * setting was assigned.  It holds the password (read from the password
+ * file if one is set, so a changed file is seen at the next rebuild): it
+ * stays in backend memory (as the GUC itself does) and is never printed.
  */
 static char *
 settings_signature(void)
 {
 	StringInfoData buf;
+	char	   *password = (pmc_username && pmc_username[0]) ? pmc_sasl_password() : NULL;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%s\n%d\n%s\n%s\n%s\n%s",
+	appendStringInfo(&buf, "%s\n%d\n%s\n%d%s\n%s\n%s",
 					 GetConfigOption("pylibmc_pg.servers", false, false),
 					 pmc_binary,
 					 pmc_username ? pmc_username : "",
-					 pmc_password ? pmc_password : "",
+					 pmc_sasl_has_secret(),
+					 password ? password : "",
 					 GetConfigOption("pylibmc_pg.behaviors", false, false),
 					 pmc_namespace ? pmc_namespace : "");
+	pmc_forget_password(password);
 	return buf.data;
 }
 
@@ -208,7 +212,13 @@ static void
 check_settings_combination(void)
 {
 	bool		has_user = pmc_username && pmc_username[0];
-	bool		has_password = pmc_password && pmc_password[0];
+	bool		has_password = pmc_sasl_has_secret();
+
+	if (pmc_password && pmc_password[0] && pmc_password_file && pmc_password_file[0])
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("pylibmc_pg.password and pylibmc_pg.password_file are both set"),
+				 errhint("RESET pylibmc_pg.password to use the password file.")));
 
 	if (pmc_server_list == NULL || pmc_server_list->nservers == 0)
 		ereport(ERROR,
@@ -302,7 +312,11 @@ configure_client(memcached_st *mc)
 
 	if (pmc_username && pmc_username[0])
 	{
-		rc = memcached_set_sasl_auth_data(mc, pmc_username, pmc_password);
+		char	   *password = pmc_sasl_password();
+
+		/* libmemcached keeps its own copy */
+		rc = memcached_set_sasl_auth_data(mc, pmc_username, password);
+		pmc_forget_password(password);
 		if (rc != MEMCACHED_SUCCESS)
 			return psprintf("libmemcached could not set up SASL: %s",
 							memcached_strerror(mc, rc));
@@ -315,7 +329,12 @@ build_client(void)
 {
 	memcached_st *mc;
 	char	   *problem;
-	char	   *signature = settings_signature();
+	char	   *signature;
+
+	/* a refused stored setting, credentials for servers a role chose */
+	pmc_check_settings_usable();
+	pmc_check_credentials_destination();
+	signature = settings_signature();
 
 	/* same settings as the client we have: keep it and its connections */
 	if (state.mc != NULL && !state.broken && state.signature != NULL &&
@@ -572,6 +591,9 @@ pmc_new_client_from_settings(char **problem)
 {
 	memcached_st *mc;
 
+	/* the same rules as the client: no refused setting, no credentials to servers a role chose */
+	pmc_check_settings_usable();
+	pmc_check_credentials_destination();
 	check_settings_combination();
 	mc = memcached_create(NULL);
 	if (mc == NULL)

@@ -14,6 +14,22 @@
  * only superusers, or roles granted SET on the parameter, can change it;
  * the password is also GUC_SUPERUSER_ONLY, hidden from everybody else.
  * on_error only changes how failures are reported, so any role may set it.
+ * password_file is PGC_SIGHUP: only the server's configuration names it.
+ *
+ * Every setting the client is built from has an "extra" that starts with
+ * a PmcGucExtra header, which records two things the checks learn from
+ * the GucSource (the GUC machinery keeps each extra with its value, so
+ * they follow SET, RESET, SET LOCAL and rollbacks exactly):
+ *
+ * - refused: a stored value (postgresql.conf, ALTER ROLE/DATABASE ... SET,
+ *   or any value set before the library was loaded) that the check
+ *   refuses is accepted but poisoned, instead of being dropped with a
+ *   WARNING while the session goes on with the default (fail closed):
+ *   pmc_check_settings_usable() then refuses every call, naming the
+ *   setting and the source, until a valid value replaces it;
+ * - role_chosen: the value was chosen by a role that may not read the
+ *   password (credentials.c refuses to send SASL credentials to servers
+ *   chosen so).
  *
  *-------------------------------------------------------------------------
  */
@@ -21,8 +37,15 @@
 
 #include <ctype.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
+#include "utils/guc_tables.h"
+#include "utils/syscache.h"
+#if PG_VERSION_NUM >= 150000
+#include "catalog/pg_parameter_acl.h"
+#endif
 
 PMC_MODULE_MAGIC;
 
@@ -34,11 +57,57 @@ bool		pmc_binary = false;
 char	   *pmc_username = NULL;
 char	   *pmc_password = NULL;
 char	   *pmc_namespace = NULL;
+char	   *pmc_password_file = NULL;
 int			pmc_on_error = PMC_ON_ERROR_ERROR;
 int			pmc_invalidation_hold = 0;
 
 static char *servers_string = NULL;
 static char *behaviors_string = NULL;
+
+/* the header of every "extra" below; the parsed value, if any, follows */
+typedef struct PmcGucExtra
+{
+	bool		refused;		/* a stored value the check refused */
+	bool		role_chosen;	/* chosen by a role that may not read the
+								 * password */
+	GucSource	source;
+	char		reason[256];	/* why it was refused (a detail sentence) */
+} PmcGucExtra;
+
+#define EXTRA_HEADER_SIZE	MAXALIGN(sizeof(PmcGucExtra))
+#define EXTRA_PAYLOAD(e)	((void *) ((char *) (e) + EXTRA_HEADER_SIZE))
+
+/* The settings whose refusal is remembered, in pmc_check_settings_usable()'s order */
+typedef enum PmcCheckedGuc
+{
+	PMC_GUC_SERVERS,
+	PMC_GUC_BEHAVIORS,
+	PMC_GUC_NAMESPACE,
+	PMC_GUC_PASSWORD_FILE,
+	PMC_NUM_CHECKED_GUCS
+} PmcCheckedGuc;
+
+static const char *const checked_guc_names[PMC_NUM_CHECKED_GUCS] = {
+	"pylibmc_pg.servers",
+	"pylibmc_pg.behaviors",
+	"pylibmc_pg.namespace",
+	"pylibmc_pg.password_file"
+};
+
+/* the current value's extra of each; valid while that value is current */
+static const PmcGucExtra *current_extra[PMC_NUM_CHECKED_GUCS];
+static const PmcGucExtra *password_extra = NULL;
+
+/* true while _PG_init() defines the settings (placeholders are re-applied) */
+static bool defining_gucs = false;
+
+/*
+ * While a setting is defined: were all the values of its placeholder set
+ * while a superuser was the current user?  (PostgreSQL 15 records that
+ * role; before 15 a placeholder's value for a superuser-only setting was
+ * only re-applied when a superuser had set it.)
+ */
+static bool placeholder_set_by_superuser = true;
 
 static const struct config_enum_entry on_error_options[] = {
 	{"error", PMC_ON_ERROR_ERROR, false},
@@ -47,42 +116,233 @@ static const struct config_enum_entry on_error_options[] = {
 	{NULL, 0, false}
 };
 
-static void *
-guc_alloc(size_t size)
+/*
+ * A stored value is one the session did not choose when it ran the
+ * statement that set it: it was applied at session start (postgresql.conf,
+ * ALTER SYSTEM, ALTER ROLE/DATABASE ... SET, the command line), or was set
+ * before the library was loaded and is re-applied now.  PostgreSQL only
+ * WARNs when such a value fails its check and keeps the previous one,
+ * usually the default: we accept it poisoned instead.
+ */
+static bool
+is_stored_source(GucSource source)
 {
-	return pmc_guc_alloc_raw(size);
+	if (defining_gucs)
+		return true;
+	switch (source)
+	{
+		case PGC_S_FILE:
+
+			/*
+			 * The configuration file is processed outside transactions;
+			 * inside one, this is ALTER SYSTEM (or pg_file_settings)
+			 * checking a value, which must be refused.
+			 */
+			return !IsTransactionState();
+		case PGC_S_ARGV:
+		case PGC_S_GLOBAL:
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+		case PGC_S_CLIENT:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Has any role that is not a superuser been granted SET on this parameter?
+ * Only such a role (or a superuser) could have stored a value of it with
+ * ALTER ROLE/DATABASE ... SET.  Needs catalog access.
+ */
+static bool
+set_granted_to_non_superuser(const char *name)
+{
+#if PG_VERSION_NUM >= 150000
+	Oid			aclid = ParameterAclLookup(name, true);
+	HeapTuple	tuple;
+	Datum		datum;
+	bool		isnull;
+	bool		granted = false;
+
+	if (!OidIsValid(aclid))
+		return false;
+	tuple = SearchSysCache1(PARAMETERACLOID, ObjectIdGetDatum(aclid));
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	datum = SysCacheGetAttr(PARAMETERACLOID, tuple,
+							Anum_pg_parameter_acl_paracl, &isnull);
+	if (!isnull)
+	{
+		Acl		   *acl = DatumGetAclP(datum);
+		AclItem    *items = ACL_DAT(acl);
+
+		for (int i = 0; i < ACL_NUM(acl); i++)
+		{
+			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_SET) &&
+				!superuser_arg(items[i].ai_grantee))
+				granted = true;
+		}
+	}
+	ReleaseSysCache(tuple);
+	return granted;
+#else
+	return false;				/* no GRANT SET ON PARAMETER before 15 */
+#endif
+}
+
+/*
+ * Was this value chosen by a role that may not read the password?  The
+ * server's own configuration and the defaults are trusted.  A value SET
+ * (SET, SET LOCAL, set_config(), a function's SET clause) is trusted when
+ * the current user is a superuser.  A stored ALTER ROLE/DATABASE value's
+ * author is unknown: it is trusted only while no role but superusers may
+ * set the parameter.  So is a value set before the library was loaded,
+ * whose setter is unknown too: it is not trusted.  Without catalog access
+ * (no transaction) nothing interactive is trusted.
+ */
+static bool
+chosen_by_role(const char *name, GucSource source)
+{
+	switch (source)
+	{
+		case PGC_S_DEFAULT:
+		case PGC_S_DYNAMIC_DEFAULT:
+		case PGC_S_ENV_VAR:
+		case PGC_S_FILE:
+		case PGC_S_ARGV:
+		case PGC_S_OVERRIDE:
+		case PGC_S_TEST:		/* only checked, never used */
+			return false;
+		default:
+			break;
+	}
+	if (!IsTransactionState() || !OidIsValid(GetUserId()))
+		return true;
+	if (source == PGC_S_GLOBAL || source == PGC_S_DATABASE ||
+		source == PGC_S_USER || source == PGC_S_DATABASE_USER)
+		return set_granted_to_non_superuser(name);
+	if (defining_gucs)
+		return !(placeholder_set_by_superuser && superuser());
+	return !superuser();
+}
+
+/* A new extra: the header, zeroed, and payload_size bytes after it */
+static PmcGucExtra *
+new_extra(size_t payload_size)
+{
+	PmcGucExtra *e = pmc_guc_alloc_raw(EXTRA_HEADER_SIZE + payload_size);
+
+	if (e != NULL)
+		memset(e, 0, EXTRA_HEADER_SIZE);
+	return e;
+}
+
+/*
+ * The parsers allocate their one result with this: it goes after a
+ * header, and the whole is the extra (the header first, for the GUC
+ * machinery frees the extra itself).
+ */
+static PmcGucExtra *parsed_extra = NULL;
+
+static void *
+alloc_after_header(size_t size)
+{
+	parsed_extra = new_extra(size);
+	return parsed_extra ? EXTRA_PAYLOAD(parsed_extra) : NULL;
 }
 
 /* The parsers' messages, as a detail sentence: capitalized, with a period */
 static void
-set_check_detail(char *msg)
+capitalize_detail(char *msg, char *out, size_t outlen)
 {
 	msg[0] = toupper((unsigned char) msg[0]);
-	GUC_check_errdetail("%s.", msg);
+	snprintf(out, outlen, "%s.", msg);
 }
+
+/*
+ * A value the check refuses: an error for an interactive SET (the GUC
+ * machinery raises it), or, for a stored value, accepted and poisoned.
+ */
+static bool
+refuse_value(void **extra, GucSource source, const char *detail, const char *hint)
+{
+	PmcGucExtra *e;
+
+	if (!is_stored_source(source))
+	{
+		GUC_check_errdetail("%s", detail);
+		if (hint)
+			GUC_check_errhint("%s", hint);
+		return false;
+	}
+	e = new_extra(0);
+	if (e == NULL)
+		return false;
+	e->refused = true;
+	/* a SET made before the library was loaded, re-applied now */
+	e->source = (source == PGC_S_SESSION) ? PGC_S_INTERACTIVE : source;
+	strlcpy(e->reason, detail, sizeof(e->reason));
+	*extra = e;
+	return true;
+}
+
+/* An accepted value's extra, if the check did not make one */
+static bool
+accept_value(const char *name, void **extra, GucSource source)
+{
+	PmcGucExtra *e = (PmcGucExtra *) *extra;
+
+	if (e == NULL)
+	{
+		e = new_extra(0);
+		if (e == NULL)
+			return false;
+		*extra = e;
+	}
+	e->source = source;
+	e->role_chosen = chosen_by_role(name, source);
+	return true;
+}
+
+static void
+remember_extra(PmcCheckedGuc which, void *extra)
+{
+	current_extra[which] = (const PmcGucExtra *) extra;
+	pmc_mark_client_stale();
+}
+
+#define SERVERS_HINT "Write a comma-separated list of \"host\", \"host:port\", \"host:port:weight\", \"[ipv6]:port\", \"udp:host:port\" or \"/path/to/socket\" entries."
 
 static bool
 check_servers(char **newval, void **extra, GucSource source)
 {
 	char		errbuf[512];
+	char		detail[520];
 	PmcServerList *list;
 
-	list = pmc_parse_servers(*newval, guc_alloc, errbuf, sizeof(errbuf));
+	parsed_extra = NULL;
+	list = pmc_parse_servers(*newval, alloc_after_header, errbuf, sizeof(errbuf));
 	if (list == NULL)
 	{
-		set_check_detail(errbuf);
-		GUC_check_errhint("Write a comma-separated list of \"host\", \"host:port\", \"host:port:weight\", \"[ipv6]:port\", \"udp:host:port\" or \"/path/to/socket\" entries.");
-		return false;
+		if (parsed_extra)
+			pmc_guc_free_raw(parsed_extra);
+		capitalize_detail(errbuf, detail, sizeof(detail));
+		return refuse_value(extra, source, detail, SERVERS_HINT);
 	}
-	*extra = list;
-	return true;
+	*extra = parsed_extra;
+	return accept_value("pylibmc_pg.servers", extra, source);
 }
 
 static void
 assign_servers(const char *newval, void *extra)
 {
-	pmc_server_list = (PmcServerList *) extra;
-	pmc_mark_client_stale();
+	PmcGucExtra *e = (PmcGucExtra *) extra;
+
+	pmc_server_list = (e == NULL || e->refused) ? NULL :
+		(PmcServerList *) EXTRA_PAYLOAD(e);
+	remember_extra(PMC_GUC_SERVERS, extra);
 }
 
 /*
@@ -94,15 +354,19 @@ static bool
 check_behaviors(char **newval, void **extra, GucSource source)
 {
 	char		errbuf[512];
+	char		detail[520];
 	PmcBehaviorList *list;
 	memcached_st *scratch;
 
-	list = pmc_parse_behaviors(*newval, guc_alloc, errbuf, sizeof(errbuf));
+	parsed_extra = NULL;
+	list = pmc_parse_behaviors(*newval, alloc_after_header, errbuf, sizeof(errbuf));
 	if (list == NULL)
 	{
-		set_check_detail(errbuf);
-		GUC_check_errhint("Write a comma-separated list of name=value pairs with pylibmc's behavior names, such as \"tcp_nodelay=true, ketama=true, connect_timeout=500\".");
-		return false;
+		if (parsed_extra)
+			pmc_guc_free_raw(parsed_extra);
+		capitalize_detail(errbuf, detail, sizeof(detail));
+		return refuse_value(extra, source, detail,
+					  "Write a comma-separated list of name=value pairs with pylibmc's behavior names, such as \"tcp_nodelay=true, ketama=true, connect_timeout=500\".");
 	}
 
 	scratch = memcached_create(NULL);
@@ -118,26 +382,30 @@ check_behaviors(char **newval, void **extra, GucSource source)
 										(uint64_t) list->settings[i].value);
 			if (rc != MEMCACHED_SUCCESS)
 			{
-				GUC_check_errdetail("libmemcached refuses behavior \"%s\" = %lld: %s.",
-									pmc_behavior_name(list->settings[i].id),
-									(long long) list->settings[i].value,
-									memcached_strerror(scratch, rc));
+				snprintf(detail, sizeof(detail),
+						 "libmemcached refuses behavior \"%s\" = %lld: %s.",
+						 pmc_behavior_name(list->settings[i].id),
+						 (long long) list->settings[i].value,
+						 memcached_strerror(scratch, rc));
 				memcached_free(scratch);
-				pmc_guc_free_raw(list);
-				return false;
+				pmc_guc_free_raw(parsed_extra);
+				return refuse_value(extra, source, detail, NULL);
 			}
 		}
 		memcached_free(scratch);
 	}
-	*extra = list;
-	return true;
+	*extra = parsed_extra;
+	return accept_value("pylibmc_pg.behaviors", extra, source);
 }
 
 static void
 assign_behaviors(const char *newval, void *extra)
 {
-	pmc_behavior_list = (PmcBehaviorList *) extra;
-	pmc_mark_client_stale();
+	PmcGucExtra *e = (PmcGucExtra *) extra;
+
+	pmc_behavior_list = (e == NULL || e->refused) ? NULL :
+		(PmcBehaviorList *) EXTRA_PAYLOAD(e);
+	remember_extra(PMC_GUC_BEHAVIORS, extra);
 }
 
 /*
@@ -150,23 +418,57 @@ check_namespace(char **newval, void **extra, GucSource source)
 	const unsigned char *p;
 
 	if (*newval == NULL)
-		return true;
+		return accept_value("pylibmc_pg.namespace", extra, source);
 	/* libmemcached's own limit is 127 bytes */
 	if (strlen(*newval) > 127)
-	{
-		GUC_check_errdetail("A namespace is at most 127 bytes long.");
-		return false;
-	}
+		return refuse_value(extra, source, "A namespace is at most 127 bytes long.", NULL);
 	/* libmemcached checks namespaces as ASCII keys, whatever the protocol */
 	for (p = (const unsigned char *) *newval; *p; p++)
 	{
 		if (*p <= ' ' || *p >= 0x7f)
-		{
-			GUC_check_errdetail("A namespace can only contain printable ASCII characters other than space.");
-			return false;
-		}
+			return refuse_value(extra, source,
+						  "A namespace can only contain printable ASCII characters other than space.",
+						  NULL);
 	}
-	return true;
+	return accept_value("pylibmc_pg.namespace", extra, source);
+}
+
+static void
+assign_namespace(const char *newval, void *extra)
+{
+	remember_extra(PMC_GUC_NAMESPACE, extra);
+}
+
+/* No check beyond remembering who chose the password (credentials.c) */
+static bool
+check_password(char **newval, void **extra, GucSource source)
+{
+	return accept_value("pylibmc_pg.password", extra, source);
+}
+
+static void
+assign_password(const char *newval, void *extra)
+{
+	password_extra = (const PmcGucExtra *) extra;
+	pmc_mark_client_stale();
+}
+
+/*
+ * The file itself is read when the client is built (credentials.c): here
+ * only the name is checked, with no I/O.
+ */
+static bool
+check_password_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval != NULL && (*newval)[0] != '\0' && !is_absolute_path(*newval))
+		return refuse_value(extra, source, "The password file must be named by an absolute path.", NULL);
+	return accept_value("pylibmc_pg.password_file", extra, source);
+}
+
+static void
+assign_password_file(const char *newval, void *extra)
+{
+	remember_extra(PMC_GUC_PASSWORD_FILE, extra);
 }
 
 /*
@@ -193,9 +495,121 @@ assign_marks_stale_bool(bool newval, void *extra)
 	pmc_mark_client_stale();
 }
 
+/* the words a message uses for where a refused value came from */
+static const char *
+source_name(GucSource source)
+{
+	switch (source)
+	{
+		case PGC_S_FILE:
+			return "the configuration file (postgresql.conf or ALTER SYSTEM)";
+		case PGC_S_ARGV:
+			return "the server's command line";
+		case PGC_S_GLOBAL:
+			return "ALTER ROLE ALL ... SET";
+		case PGC_S_DATABASE:
+			return "ALTER DATABASE ... SET";
+		case PGC_S_USER:
+			return "ALTER ROLE ... SET";
+		case PGC_S_DATABASE_USER:
+			return "ALTER ROLE ... IN DATABASE ... SET";
+		case PGC_S_CLIENT:
+			return "the connection's options";
+		case PGC_S_INTERACTIVE:
+			return "a SET made before pylibmc_pg was loaded";
+		default:
+			return "a stored setting";
+	}
+}
+
+/*
+ * Before any exchange: ERROR if the current value of a setting is a stored
+ * value its check refused (see refuse_value()).
+ */
+void
+pmc_check_settings_usable(void)
+{
+	for (int i = 0; i < PMC_NUM_CHECKED_GUCS; i++)
+	{
+		const PmcGucExtra *e = current_extra[i];
+
+		if (e != NULL && e->refused)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for parameter \"%s\" from %s",
+							checked_guc_names[i], source_name(e->source)),
+					 errdetail("%s", e->reason),
+					 errhint("Fix or remove that setting, or SET a valid value in this session; nothing is sent to memcached until then.")));
+	}
+}
+
+bool
+pmc_servers_chosen_by_role(void)
+{
+	const PmcGucExtra *e = current_extra[PMC_GUC_SERVERS];
+
+	return e != NULL && e->role_chosen;
+}
+
+bool
+pmc_password_chosen_by_role(void)
+{
+	return password_extra != NULL && password_extra->role_chosen;
+}
+
+/*
+ * Before a setting is defined: look at the placeholder PostgreSQL made for
+ * a value set before the library was loaded, and note whether a superuser
+ * set each of its values (placeholder_set_by_superuser).
+ */
+static void
+inspect_placeholder(const char *name)
+{
+#if PG_VERSION_NUM >= 150000
+	struct config_generic *gen = NULL;
+
+	placeholder_set_by_superuser = true;
+	if (!IsTransactionState())
+		return;					/* preloading: no session set anything */
+#if PG_VERSION_NUM >= 160000
+	gen = find_option(name, false, true, DEBUG1);
+#else
+	{
+		struct config_generic **vars = get_guc_variables();
+		int			n = GetNumConfigOptions();
+
+		for (int i = 0; i < n; i++)
+		{
+			if (pg_strcasecmp(vars[i]->name, name) == 0)
+			{
+				gen = vars[i];
+				break;
+			}
+		}
+	}
+#endif
+	if (gen == NULL || !(gen->flags & GUC_CUSTOM_PLACEHOLDER))
+		return;
+	/* InvalidOid: no value was set there (a placeholder's reset value) */
+#define SET_BY_OTHER(role) (OidIsValid(role) && !superuser_arg(role))
+	if (SET_BY_OTHER(gen->srole) || SET_BY_OTHER(gen->reset_srole))
+		placeholder_set_by_superuser = false;
+	for (GucStack *stack = gen->stack; stack != NULL; stack = stack->prev)
+	{
+		if (SET_BY_OTHER(stack->srole) || SET_BY_OTHER(stack->masked_srole))
+			placeholder_set_by_superuser = false;
+	}
+#undef SET_BY_OTHER
+#else
+	placeholder_set_by_superuser = true;
+#endif
+}
+
 void
 pmc_define_gucs(void)
 {
+	defining_gucs = true;
+	inspect_placeholder("pylibmc_pg.servers");
 	DefineCustomStringVariable("pylibmc_pg.servers",
 							   "Memcached servers to use, as pylibmc's Client(servers).",
 							   "A comma-separated list of host, host:port, host:port:weight, [ipv6]:port, udp:host:port or /socket/path.",
@@ -223,6 +637,7 @@ pmc_define_gucs(void)
 							   0,
 							   NULL, assign_marks_stale_string, NULL);
 
+	inspect_placeholder("pylibmc_pg.password");
 	DefineCustomStringVariable("pylibmc_pg.password",
 							   "SASL password (requires pylibmc_pg.binary_protocol).",
 							   "Visible to superusers only.",
@@ -230,7 +645,16 @@ pmc_define_gucs(void)
 							   "",
 							   PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, assign_marks_stale_string, show_password);
+							   check_password, assign_password, show_password);
+
+	DefineCustomStringVariable("pylibmc_pg.password_file",
+							   "File holding the SASL password, instead of pylibmc_pg.password.",
+							   "An absolute path; the file must be owned by the server's operating system user and not readable by group or others. The password is its first line.",
+							   &pmc_password_file,
+							   "",
+							   PGC_SIGHUP,
+							   0,
+							   check_password_file, assign_password_file, NULL);
 
 	DefineCustomStringVariable("pylibmc_pg.behaviors",
 							   "libmemcached behaviors, with pylibmc's names: name=value, name=value.",
@@ -248,7 +672,7 @@ pmc_define_gucs(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   check_namespace, assign_marks_stale_string, NULL);
+							   check_namespace, assign_namespace, NULL);
 
 	DefineCustomEnumVariable("pylibmc_pg.on_error",
 							 "What a memcached server or network failure does: error, warning or ignore.",
@@ -274,6 +698,8 @@ pmc_define_gucs(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	defining_gucs = false;
+	placeholder_set_by_superuser = true;
 	pmc_reserve_guc_prefix("pylibmc_pg");
 }
 

@@ -50,8 +50,26 @@ extern char *pmc_password;
 extern char *pmc_namespace;
 extern int	pmc_on_error;
 extern int	pmc_invalidation_hold;	/* seconds; 0: delete */
+extern char *pmc_password_file;
 
 extern void pmc_define_gucs(void);
+
+/*
+ * ERROR if a setting's current value is a stored value its check refused
+ * (fail closed); called before the client is built or reused.
+ */
+extern void pmc_check_settings_usable(void);
+
+/* was the value chosen by a role that may not read the password? */
+extern bool pmc_servers_chosen_by_role(void);
+extern bool pmc_password_chosen_by_role(void);
+
+/* ---------- credentials.c ---------- */
+
+extern bool pmc_sasl_has_secret(void);
+extern void pmc_check_credentials_destination(void);
+extern char *pmc_sasl_password(void);
+extern void pmc_forget_password(char *password);
 
 /* ---------- client.c ---------- */
 
