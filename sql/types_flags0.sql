@@ -52,9 +52,10 @@ SELECT mc_set_raw('flags0:raw:' || k, v, 0) FROM (VALUES
 SELECT mc_get('flags0:raw:ascii') AS ascii, mc_get('flags0:raw:utf8') AS utf8,
 	   mc_get('flags0:raw:empty') = '' AS empty, mc_get('flags0:raw:empty') IS NULL AS empty_is_null;
 -- not UTF-8 (or holding a NUL): 22021, with the hint, for each text reader
-\set VERBOSITY verbose
+\set VERBOSITY sqlstate
 SELECT mc_get('flags0:raw:bad');
 \set VERBOSITY default
+SELECT mc_get('flags0:raw:bad');
 SELECT mc_get('flags0:raw:ff');
 SELECT mc_get('flags0:raw:nul', NULL::text);
 SELECT mc_get('flags0:raw:surrogate', NULL::jsonb);
