@@ -38,7 +38,7 @@ REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 PG_CPPFLAGS = -I$(srcdir)/src
 # -Wextra, minus the two warnings PostgreSQL's own headers and fmgr style trip
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = -lmemcached -lz
+SHLIB_LINK = -lmemcached -ldeflate -lz
 
 EXTRA_CLEAN = regression.diffs regression.out results
 

@@ -15,6 +15,7 @@ import sys
 OUT, SKIPPED_FILE, META = sys.argv[1], sys.argv[2], sys.argv[3]
 
 PMC, PGM, RAW, SQL = "pylibmc_pg", "pgmemcache", "raw libmemcached", "SQL"
+PMC_PLAIN = "pylibmc_pg uncompressed"   # the compression cases' baseline
 UPD = "UPDATE 10,000 rows + invalidation"
 UPD_NONE, UPD_PMC, UPD_PGM = ("no trigger", "pylibmc_pg mc_invalidate",
                               "pgmemcache per-row memcache_delete")
@@ -120,6 +121,9 @@ for n in clients_counts:
     # "within 1.5x of the UPDATE without trigger": no-trigger time / trigger time >= 1/1.5
     target(f"UPDATE 10k, {n} client(s): mc_invalidate / no trigger (TPS; >= 0.67 = within 1.5x)",
            ratio(inv, med((UPD, UPD_NONE, "-", n))), round(1 / 1.5, 2))
+    for op, goal in (("set 100 KB compressible, zlib", 0.6), ("get 100 KB compressible, zlib", 1.1)):
+        target(f"{op}, {n} client(s): compressed / the same value uncompressed",
+               ratio(med((op, PMC, "tcp/ascii", n)), med((op, PMC_PLAIN, "tcp/ascii", n))), goal)
     target(f"get 100 B tcp/ascii, {n} client(s): mc_get / SELECT 1",
            ratio(med(("get 100 B", PMC, "tcp/ascii", n)), med(("SELECT 1", SQL, "-", n))), 0.5)
 

@@ -27,6 +27,11 @@
 #   BENCH_RAW_SECS=1    seconds per rawclient run (smoke: 0.2)
 #   BENCH_OUT=DIR       where the results go (smoke: a temporary dir, printed)
 #   BENCH_SMOKE=1       the same as --smoke: every case once, briefly
+#   BENCH_CASES="g ..." run only these groups of cases (and no memory
+#                       measures), e.g. BENCH_CASES="get100kz set100kz" for
+#                       compression: get-tcp-ascii set-tcp-ascii (and the
+#                       other get-/set- transports) multi getn get100k
+#                       set100k get100kz set100kz update
 #   PMC_SKIP_APT=1, PMC_SKIP_BUILD=1, PMC_KEEP=1 as for tools/test.sh
 set -euo pipefail
 
@@ -190,6 +195,7 @@ prepare_keys() {
 			SELECT mc_set('bench.pmc.v100', :'v100');
 			SELECT mc_set('bench.pmc.v100k', :'v100k');
 			SELECT mc_set('bench.pmc.v100kz', :'v100kz', 0, 1024);
+			SELECT mc_set('bench.pmc.v100kzu', :'v100kz');
 			SELECT count(mc_set(k, :'v100')) FROM unnest(:'keys'::text[]) AS k;
 		EOF
 		PGOPTIONS=$(pgm_opts "$t" ascii) "${PSQL[@]}" -d bench_pgm \
@@ -315,15 +321,21 @@ item set100k "set 100 KB" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp asci
 item set100k "set 100 KB" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script pgm-set100k "SELECT memcache_set('bench.pgm.s100k'::text, :v100k::text);")"
 item set100k "set 100 KB" "raw libmemcached" $net raw "-s 102400 -p bench.raw.s100k $PMC_TCP set"
-# compressible 100 KB, zlib on (min_compress_len 1024); pgmemcache has no
-# compression, so it moves the 100 KB as they are.
+# compressible 100 KB, compression on (min_compress_len 1024); pgmemcache has
+# no compression, so it moves the 100 KB as they are; "pylibmc_pg
+# uncompressed" is the same value without compression (the baseline of the
+# compression targets).
 item get100kz "get 100 KB compressible, zlib" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 	"$(script pmc-get100kz "SELECT octet_length(mc_get('bench.pmc.v100kz'));")"
+item get100kz "get 100 KB compressible, zlib" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-get100kzu "SELECT octet_length(mc_get('bench.pmc.v100kzu'));")"
 item get100kz "get 100 KB compressible, zlib" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script pgm-get100kz "SELECT octet_length(memcache_get('bench.pgm.v100kz'::text));")"
 item get100kz "get 100 KB compressible, zlib" "raw libmemcached" $net raw "-c -z 1024 -s 102400 -p bench.raw.v100kz $PMC_TCP get"
 item set100kz "set 100 KB compressible, zlib" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 	"$(script pmc-set100kz "SELECT mc_set('bench.pmc.s100kz', :v100kz::text, 0, 1024);")"
+item set100kz "set 100 KB compressible, zlib" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-set100kzu "SELECT mc_set('bench.pmc.s100kzu', :v100kz::text);")"
 item set100kz "set 100 KB compressible, zlib" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script pgm-set100kz "SELECT memcache_set('bench.pgm.s100kz'::text, :v100kz::text);")"
 item set100kz "set 100 KB compressible, zlib" "raw libmemcached" $net raw "-c -z 1024 -s 102400 -p bench.raw.s100kz $PMC_TCP set"
@@ -340,6 +352,19 @@ else
 fi
 item update "$UPD_CASE" "pgmemcache per-row memcache_delete" $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script upd-pgm "UPDATE upd_pgm SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_pgm"
+
+# BENCH_CASES: keep only the groups named
+if [[ -n "${BENCH_CASES:-}" ]]; then
+	kept=()
+	for g in "${GROUPS_LIST[@]}"; do
+		[[ " $BENCH_CASES " != *" $g "* ]] || kept+=("$g")
+	done
+	for g in $BENCH_CASES; do
+		[[ -n "${GROUP_ITEMS[$g]:-}" ]] || pmc_die "BENCH_CASES: no group $g (groups: ${GROUPS_LIST[*]})"
+	done
+	GROUPS_LIST=("${kept[@]}")
+	SKIPPED_CASES=()
+fi
 
 # --------------------------------------------------------------------------
 # Running
@@ -415,10 +440,11 @@ done
 pmc_step "bench: $NRUNS runs in $((SECONDS - START)) s"
 
 # --------------------------------------------------------------------------
-# Memory: one psql backend, its /proc status read as root between statements
+# Memory (not with BENCH_CASES): one psql backend, its /proc status read as root between statements
 
 MEMCSV="$OUT/memory.csv"
 echo "client,measure,before_kb,after_kb" >"$MEMCSV"
+if [[ -z "${BENCH_CASES:-}" ]]; then
 MEMRAW="$WORK/mem.txt"
 
 # mem_session DB PGOPTIONS SQL-FILE: run it; the file writes "label field
@@ -490,6 +516,7 @@ BIG_ROWS=$(grep -E '^1000\|102400000$' "$LOG" | tail -n 1 || true)
 echo "pylibmc_pg,VmHWM one get_multi(1000 x 100 KB),$(mem_value start VmHWM),$(mem_value peak VmHWM)" >>"$MEMCSV"
 pmc_mc_stop bench_big
 BIG_STARTED=0
+fi # BENCH_CASES
 
 # --------------------------------------------------------------------------
 # The report: results.md, chart.png

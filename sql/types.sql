@@ -146,7 +146,9 @@ SELECT mc_set('types:z:short', 'abc', min_compress_len => 1) AS short,
 	   mc_set('types:z:random', decode(string_agg(md5(i::text), ''), 'hex'), min_compress_len => 1) AS random
 FROM generate_series(1, 100) i;
 SELECT key, flags, length(value) FROM types_raw('types:z:short', 'types:z:random');
--- every type compresses, with its own flags + 8
+-- every type compresses, with its own flags + 8, except this bigint: 19
+-- bytes, and libdeflate stores inputs that short (under 20 to 52 bytes, by
+-- level) instead of compressing them, so it is kept uncompressed (flags 4)
 SELECT mc_set('types:z:bytea', convert_to(repeat('xy', 500), 'UTF8'), min_compress_len => 1) AS bytea,
 	   mc_set('types:z:bigint', 1000000000000000000::bigint, min_compress_len => 1) AS bigint,
 	   mc_set('types:z:jsonb', to_jsonb(repeat('j', 1000)), min_compress_len => 1) AS jsonb,
@@ -355,6 +357,16 @@ SELECT length(mc_get('types:big:m2z')) AS length;
 -- set_multi raises on a too-large value (as pylibmc raises TooBig); keys after it are not sent
 SELECT types_try($$SELECT mc_set_multi(array['types:big:m2', 'types:big:m3'], array[(SELECT string_agg(sha512(i::text::bytea), ''::bytea) FROM generate_series(1, 32768) i), '\x00'::bytea])$$);
 SELECT mc_get('types:big:m3', NULL::bytea) AS m3;
+
+--
+-- Compression state (libdeflate's compressor and decompressor) is
+-- PostgreSQL memory: a context of its own under TopMemoryContext
+--
+SELECT mc_set('types:ctx', repeat('compressible ', 1000), 0, 10, 6) AS stored,
+	   (mc_get_raw('types:ctx')).flags, mc_get('types:ctx') = repeat('compressible ', 1000) AS same;
+SELECT name, parent, total_bytes > 600000 AS holds_level6_compressor
+FROM pg_backend_memory_contexts WHERE name = 'pylibmc_pg compression';
+SELECT mc_delete('types:ctx');
 
 DROP FUNCTION types_try(text);
 DROP FUNCTION types_raw(text[]);

@@ -13,8 +13,11 @@
  *
  * Reading: flags 2 and 4 are integers, 16 text (with 32, JSON), 0 bytes;
  * a pickle (1), a combination nobody writes, a corrupt zlib stream or
- * invalid UTF-8 is undecodable, which reads as a miss (pylibmc's
- * CacheMiss); mc_get_raw() still shows it.  A value read as a type other
+ * flags-16 text that is not UTF-8 is undecodable, which reads as a miss
+ * (pylibmc's CacheMiss); mc_get_raw() still shows it.  Flags-0 bytes (what
+ * PHP, Go, Node.js and pgmemcache write for strings) read as text are
+ * UTF-8 converted to the database encoding, or ERROR 22021 with a hint to
+ * read them as bytea.  A value read as a type other
  * than its own goes through its text form and that type's input function
  * (bytea reads the bytes of any value), so a value that is not valid for
  * the asked type is that type's own clear ERROR.
@@ -23,10 +26,9 @@
  */
 #include "pylibmc_pg.h"
 
-#include <zlib.h>
-
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -156,66 +158,75 @@ pmc_check_compression(int32 min_compress_len, int32 compress_level)
 }
 
 /*
- * One deflate stream for the backend's life: deflateInit allocates about
- * 256 KB, which per call costs more than the compression itself.
+ * Compression state (value.c's libdeflate compressor and decompressor, and
+ * the zlib stream that measures large values) lives in a memory context of
+ * its own under TopMemoryContext, for the backend's life, so that it shows
+ * in pg_backend_memory_contexts as "pylibmc_pg compression".  The
+ * allocator returns NULL rather than throwing: libdeflate and zlib call it
+ * and report the failure, which the callers turn into an ERROR (inflate) or
+ * an uncompressed store (deflate, as pylibmc does).
  */
-static z_stream deflate_stream;
-static int	deflate_stream_level = -2;	/* -2: not initialized */
+static MemoryContext compression_context = NULL;
 
-static bool
-prepare_deflate_stream(int level)
+static void *
+compression_alloc(size_t size)
 {
-	if (deflate_stream_level == -2)
-	{
-		memset(&deflate_stream, 0, sizeof(deflate_stream));
-		if (deflateInit(&deflate_stream, level) != Z_OK)
-			return false;
-		deflate_stream_level = level;
-		return true;
-	}
-	if (deflateReset(&deflate_stream) != Z_OK)
-		return false;
-	if (level != deflate_stream_level)
-	{
-		if (deflateParams(&deflate_stream, level, Z_DEFAULT_STRATEGY) != Z_OK)
-			return false;
-		deflate_stream_level = level;
-	}
-	return true;
+	return MemoryContextAllocExtended(compression_context, size,
+									  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+}
+
+static void
+compression_free(void *ptr)
+{
+	pfree(ptr);
+}
+
+static void
+compression_interrupt(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+static void
+compression_setup(void)
+{
+	if (compression_context != NULL)
+		return;
+	compression_context = AllocSetContextCreate(TopMemoryContext,
+												"pylibmc_pg compression",
+												ALLOCSET_DEFAULT_SIZES);
+	pmc_value_set_allocator(compression_alloc, compression_free,
+							compression_interrupt);
 }
 
 /*
  * Compress as pylibmc does: only when min_compress_len > 0, the level is
  * not 0 and the encoded value is at least min_compress_len bytes; keep
- * the result only if it is strictly smaller.  A zlib failure stores the
- * value uncompressed, as pylibmc does.
+ * the result only if it is strictly smaller (libdeflate is given one byte
+ * less than the value as room, and gives up when the stream would not fit).
+ * A failure stores the value uncompressed, as pylibmc does.  -1 is zlib's
+ * default level, 6; libdeflate's levels 1..9 match zlib's in intent.
  */
 void
 pmc_compress(PmcValue *value, int32 min_compress_len, int32 compress_level)
 {
-	uLong		bound;
 	char	   *dest;
-	int			level;
+	size_t		clen;
 
 	pmc_check_compression(min_compress_len, compress_level);
 	if (compress_level == 0 || min_compress_len == 0 ||
-		value->len < (size_t) min_compress_len)
+		value->len < (size_t) min_compress_len || value->len < 2)
 		return;
 
-	level = (compress_level == -1) ? Z_DEFAULT_COMPRESSION : compress_level;
-	if (!prepare_deflate_stream(level))
-		return;
-	bound = deflateBound(&deflate_stream, value->len);
-	dest = palloc_huge(bound);
-	deflate_stream.next_in = (Bytef *) value->data;
-	deflate_stream.avail_in = (uInt) value->len;
-	deflate_stream.next_out = (Bytef *) dest;
-	deflate_stream.avail_out = (uInt) bound;
-	if (deflate(&deflate_stream, Z_FINISH) == Z_STREAM_END &&
-		deflate_stream.total_out < value->len)
+	compression_setup();
+	dest = palloc_huge(value->len - 1);
+	clen = pmc_deflate(value->data, value->len,
+					   compress_level == -1 ? 6 : compress_level,
+					   dest, value->len - 1);
+	if (clen > 0 && clen < value->len)
 	{
 		value->data = dest;
-		value->len = deflate_stream.total_out;
+		value->len = clen;
 		value->flags |= PMC_FLAG_ZLIB;
 	}
 	else
@@ -356,6 +367,7 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 		size_t		inflated_len;
 
 		/* inflated after a varlena header's room, to be returned in place */
+		compression_setup();
 		switch (pmc_inflate(data, len, PMC_MAX_INFLATED, VARHDRSZ, palloc_huge, pfree,
 							&inflated, &inflated_len))
 		{
@@ -386,24 +398,23 @@ pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 	switch (kind)
 	{
 		case PMC_KIND_BYTES:
-			{
-				bytea	   *b;
-
-				/* bytea's text form is hex, twice the size: keep it allocatable */
-				if (len > (MaxAllocSize - VARHDRSZ - 3) / 2)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-							 errmsg("cached value of key \"%s\" is too large for its text form", key),
-							 errdetail("The value is %zu bytes; as hex text it would exceed 1 GB.", len),
-							 errhint("Read it as bytea: mc_get(key, NULL::bytea).")));
-				b = bytes_varlena(inflated, data, len);
-				textform = DatumGetCString(DirectFunctionCall1(byteaout, PointerGetDatum(b)));
-				break;
-			}
+			/*
+			 * Flags 0: what PHP, Go, Node.js and pgmemcache write for a
+			 * string, and pylibmc for bytes.  Read as text, the bytes are
+			 * UTF-8 text or an error (not a miss: the value is there, the
+			 * caller asked for the wrong type).
+			 */
+			if (!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
+				ereport(ERROR,
+						(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+						 errmsg("cached value of key \"%s\" is not valid UTF-8 text", key),
+						 errdetail("The value was stored as raw bytes (flags 0), as other clients store strings, and its bytes are not UTF-8 text."),
+						 errhint("Read it as bytea: mc_get(key, NULL::bytea).")));
+			/* FALLTHROUGH */
 		case PMC_KIND_TEXT:
 		case PMC_KIND_JSON:
 			/* PostgreSQL's checker: no NUL, no surrogates, fast on ASCII */
-			if (!pg_verify_mbstr(PG_UTF8, data, (int) len, true))
+			if (kind != PMC_KIND_BYTES && !pg_verify_mbstr(PG_UTF8, data, (int) len, true))
 				return miss(isnull, key, "text that is not valid UTF-8");
 			/* in a UTF-8 database that check was the conversion */
 			textform = (GetDatabaseEncoding() == PG_UTF8) ? unconstify(char *, data)

@@ -51,10 +51,16 @@ typedef enum PmcInflateResult
 	PMC_INFLATE_NO_MEMORY
 } PmcInflateResult;
 
+typedef void (*pmc_interrupt_fn) (void);
+
+extern void pmc_value_set_allocator(pmc_alloc_fn alloc, pmc_free_fn dealloc,
+									pmc_interrupt_fn interrupt);
 extern PmcKind pmc_value_kind(uint32_t flags);
 extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
 									size_t headroom, pmc_alloc_fn alloc,
 									pmc_free_fn dealloc, char **out, size_t *outlen);
+extern size_t pmc_deflate(const char *in, size_t len, int level,
+						  char *out, size_t cap);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
 

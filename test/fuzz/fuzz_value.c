@@ -13,8 +13,18 @@
  *                       than limit bytes; the bytes after 'headroom' (0 to
  *                       7, from the flags' high byte) and a NUL after them;
  *                       one block left on success, none on failure;
+ *   pmc_deflate       - at a level from the flags' second byte (1..9; 0
+ *                       skips), into room of len - 1 bytes (what the
+ *                       extension gives) or libdeflate's bound (bit 12 of
+ *                       the flags): with the bound it always succeeds; any
+ *                       stream it writes fits its room and zlib inflates it
+ *                       back to the input, and so does pmc_inflate;
  *   pmc_integer_text  - same verdict as [blanks][sign]digits[blanks], and
  *                       the digits it points at lie inside the input.
+ * pmc_inflate is libdeflate into a scratch buffer (1 kB here), then, for
+ * larger values, zlib measuring with an interrupt check every 4 kB (counted
+ * here) and libdeflate into the exact block; the compression state comes
+ * from counting malloc wrappers installed with pmc_value_set_allocator.
  * (UTF-8 is checked by PostgreSQL's own pg_verify_mbstr in the extension.)
  */
 #include <ctype.h>
@@ -23,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "value.h"
@@ -42,6 +53,31 @@ fuzz_free(void *p)
 {
 	live_blocks--;
 	free(p);
+}
+
+/* compression state (process-long): allocations live, never more frees */
+static long state_blocks;
+static long interrupts;
+
+static void *
+state_alloc(size_t size)
+{
+	state_blocks++;
+	return malloc(size);
+}
+
+static void
+state_free(void *p)
+{
+	if (--state_blocks < 0)
+		abort();
+	free(p);
+}
+
+static void
+count_interrupt(void)
+{
+	interrupts++;
 }
 
 static int
@@ -120,6 +156,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t		len;
 	int			kind;
 
+	static int	initialized = 0;
+
+	if (!initialized)
+	{
+		pmc_value_set_allocator(state_alloc, state_free, count_interrupt);
+		initialized = 1;
+	}
 	if (size < 5 || size > 256 * 1024)
 		return 0;
 	flags = (uint32_t) data[0] | (uint32_t) data[1] << 8 |
@@ -168,6 +211,51 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		else if (out != NULL || outlen != 0 || live_blocks != 0)
 			abort();
 		free(ref);
+		free(in);
+	}
+
+	/* deflate: a round trip through zlib and through pmc_inflate */
+	{
+		int			level = ((flags >> 8) & 0xff) % 10;
+		size_t		bound = libdeflate_zlib_compress_bound(NULL, len);
+		size_t		cap = (flags & (1 << 12)) ? bound : (len > 0 ? len - 1 : 0);
+		char	   *in = malloc(len ? len : 1);
+		char	   *z = malloc(cap ? cap : 1);
+		size_t		zlen;
+
+		memcpy(in, val, len);
+		zlen = level ? pmc_deflate(in, len, level, z, cap) : 0;
+		if (level && cap == bound && zlen == 0)
+		{
+			fprintf(stderr, "pmc_deflate failed with libdeflate's bound as room\n");
+			abort();
+		}
+		if (zlen > cap)
+			abort();
+		if (zlen > 0)
+		{
+			uint8_t    *back = malloc(len + 1);
+			size_t		backlen = 0;
+			char	   *out = NULL;
+			size_t		outlen = 0;
+
+			if (!ref_inflate((const uint8_t *) z, zlen, len, back, &backlen) ||
+				backlen != len || memcmp(back, val, len) != 0)
+			{
+				fprintf(stderr, "round trip: zlib does not inflate pmc_deflate's stream back (level %d)\n", level);
+				abort();
+			}
+			live_blocks = 0;
+			if (pmc_inflate(z, zlen, len, 0, fuzz_alloc, fuzz_free, &out, &outlen) != PMC_INFLATE_OK ||
+				outlen != len || memcmp(out, val, len) != 0 || live_blocks != 1)
+			{
+				fprintf(stderr, "round trip: pmc_inflate disagrees with its own stream (level %d)\n", level);
+				abort();
+			}
+			fuzz_free(out);
+			free(back);
+		}
+		free(z);
 		free(in);
 	}
 

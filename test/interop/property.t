@@ -151,7 +151,7 @@ GENERATORS = {
     "jsonb": rand_json,
 }
 # mc_get(key) shows a boolean as pylibmc stores it, every other type as its ::text
-TEXTFORM = {"text": "val", "bytea": "val::text", "bigint": "val::text",
+TEXTFORM = {"text": "val", "bytea": None, "bigint": "val::text",
             "boolean": "CASE WHEN val THEN '1' ELSE '0' END", "jsonb": "val::text"}
 FLAGS = {"text": 16, "bytea": 0, "bigint": 4, "boolean": 2, "jsonb": 48}
 
@@ -161,6 +161,21 @@ def run_type(mode, binary, mcl, typ, values, check_text):
     sql = Sql(binary=binary)
     data = "".join("%d\t%s\n" % (i, copy_value(typ, v)) for i, v in enumerate(values))
     script = """
+-- flags-0 bytes read as text: the text when UTF-8 (convert_from agrees), else
+-- 22021 (convert_from fails too)
+CREATE FUNCTION pg_temp.bytea_text_ok(k text, val bytea) RETURNS boolean LANGUAGE plpgsql AS $f$
+BEGIN
+    BEGIN
+        RETURN mc_get(k) IS NOT DISTINCT FROM convert_from(val, 'UTF8');
+    EXCEPTION WHEN character_not_in_repertoire THEN
+        BEGIN
+            PERFORM convert_from(val, 'UTF8');
+            RETURN false;
+        EXCEPTION WHEN character_not_in_repertoire THEN
+            RETURN true;
+        END;
+    END;
+END $f$;
 CREATE TEMP TABLE v (id integer PRIMARY KEY, k text, val {typ});
 COPY v (id, val) FROM STDIN;
 {data}\\.
@@ -182,7 +197,8 @@ SELECT 'bad2', count(*), min(v.id) FROM v
 LEFT JOIN mc_get_multi((SELECT array_agg('m' || k) FROM v), NULL::{typ}) g ON g.key = 'm' || v.k
 WHERE g.key IS NULL OR g.value IS DISTINCT FROM v.val;
 """.format(typ=typ, data=data, prefix=prefix, mcl=mcl, flags=FLAGS[typ],
-               textcheck=("mc_get(k) IS NOT DISTINCT FROM " + TEXTFORM[typ]) if check_text else "true")
+               textcheck=("true" if not check_text else "pg_temp.bytea_text_ok(k, val)" if typ == "bytea"
+                          else "mc_get(k) IS NOT DISTINCT FROM " + TEXTFORM[typ]))
     t0 = time.time()
     out, err = sql.session(script)
     t1 = time.time()

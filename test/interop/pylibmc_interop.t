@@ -6,9 +6,12 @@ both directions, over the ASCII protocol and again over the binary one
 (pylibmc binary=True, SET pylibmc_pg.binary_protocol = on): str, bytes, int, bool,
 jsonb (Python sees the JSON text), compressed values, pickles (a miss in
 SQL), get_multi, incr on a counter the other side wrote, and CAS tokens
-passed from one to the other.  Last, a zlib bomb written with pylibmc's
+passed from one to the other.  Every compress_level (-1, 0..9) both ways,
+on 100 KB and 600 KB values (our streams are libdeflate's, pylibmc's
+zlib's).  Flags-0 bytes read as text: the text when UTF-8, else 22021.  Last, a zlib bomb written with pylibmc's
 serialize hook: a value under the item size limit that inflates past 1 GB
-must be an ERROR (54000) in SQL, never a crash, and the backend lives on.
+must be an ERROR (54000) in SQL, never a crash, and the backend lives on;
+and a statement_timeout cancels the read while it inflates.
 
 Emits TAP.  Needs PMC_TCP (the memcached that pylibmc_pg.servers names by
 default) and PG* for psql.
@@ -78,13 +81,22 @@ def check_python_to_sql(mode, mc, sql):
     for name, b in BYTES.items():
         assert mc.set(p + "bytes:" + name, b)
     got = sql_rows_by_key(sql, "SELECT k, mc_get(%s || k, NULL::bytea), (mc_get_raw(%s || k)).flags, "
-                          "mc_get(%s || k) FROM unnest(array[%s]) k"
+                          "CASE WHEN k = 'empty' THEN mc_get(%s || k) END FROM unnest(array[%s]) k"
                           % (lit(p + "bytes:"), lit(p + "bytes:"), lit(p + "bytes:"),
                              ", ".join(lit(n) for n in BYTES)))
     for name, b in BYTES.items():
         want = "\\x" + b.hex()
-        T.eq(got[name], [want, "0", want],
-             "%s: pylibmc bytes %s read in SQL as bytea and text form (flags 0)" % (mode, name))
+        T.eq(got[name][:2], [want, "0"], "%s: pylibmc bytes %s read in SQL as bytea (flags 0)" % (mode, name))
+    # as text, flags-0 bytes are UTF-8 text or ERROR 22021 (not hex)
+    T.eq(got["empty"][2], "", "%s: pylibmc bytes b'' read as text is ''" % mode)
+    assert mc.set(p + "bytes:utf8", "héllo ☃".encode("utf-8"))
+    T.eq(sql.value("SELECT mc_get(%s) = %s" % (lit(p + "bytes:utf8"), text_lit("héllo ☃"))), "t",
+         "%s: pylibmc UTF-8 bytes read as text are that text" % mode)
+    out, err = sql.session("SELECT mc_get(%s);\nSELECT mc_get(%s, NULL::text);\n"
+                           % (lit(p + "bytes:all256"), lit(p + "bytes:nul")))
+    errors = [line for line in err.splitlines() if "ERROR:" in line]
+    T.ok(len(errors) == 2 and all("22021" in e for e in errors) and err.count("mc_get(key, NULL::bytea)") == 2,
+         "%s: pylibmc non-UTF-8 bytes read as text: ERROR 22021 with the bytea hint" % mode, err[:1000])
 
     # int
     for name, i in INTS.items():
@@ -151,10 +163,12 @@ def check_python_to_sql(mode, mc, sql):
          "%s: mc_get_raw returns the pickle's exact bytes" % mode)
 
     # get_multi over keys pylibmc wrote, with a prefix, pickles skipped
-    assert mc.set_multi({"s": "é", "i": 42, "b": b"\xff", "t": True, "p": 1.5}, key_prefix=p + "multi:") == []
+    # (bytes are flags 0: UTF-8 bytes read as text; b"\xff" would be 22021, tested above)
+    assert mc.set_multi({"s": "é", "i": 42, "b": "byté".encode("utf-8"), "t": True, "p": 1.5},
+                        key_prefix=p + "multi:") == []
     r = sql.rows("SELECT key, value FROM mc_get_multi(array['s', 'i', 'b', 't', 'p', 'absent'], %s) ORDER BY key"
                  % lit(p + "multi:"))
-    T.eq(r, [["b", "\\xff"], ["i", "42"], ["s", "é"], ["t", "1"]],
+    T.eq(r, [["b", "byté"], ["i", "42"], ["s", "é"], ["t", "1"]],
          "%s: SQL mc_get_multi reads pylibmc set_multi values (float pickle skipped)" % mode)
     r = sql.rows("SELECT key, value FROM mc_get_multi(array['i', 't'], NULL::bigint, %s) ORDER BY key"
                  % lit(p + "multi:"))
@@ -287,6 +301,71 @@ def check_cas(mode, mcc, sql):
          "%s: typed mc_gets token works in pylibmc cas" % mode)
 
 
+# the header byte libdeflate writes for a level (RFC 1950 FLEVEL; informational)
+FLEVEL = {-1: "789c", 1: "7801", 2: "785e", 3: "785e", 4: "785e", 5: "785e",
+          6: "789c", 7: "789c", 8: "78da", 9: "78da"}  # libdeflate: 7 is "default" too (zlib: 7 is "maximum")
+
+
+def level_values():
+    """A 100 KB JSON-like text, and a 600 KB one: larger than the 256 kB
+    buffer pmc_inflate tries first, so it takes the measure-then-inflate path."""
+    row = '{"id": %d, "name": "user %d", "email": "u%d@example.com", "tags": ["a", "é"]}\n'
+    small = "".join(row % (i, i * 7, i % 97) for i in range(1200))[:100 * 1024]
+    large = "".join(row % (i, i * 13, i % 101) for i in range(8000))[:600 * 1024]
+    return {"100k": small, "600k": large}
+
+
+def check_levels(mode, mc, sql):
+    """compress_level -1 and 0..9, both ways: pylibmc's streams inflate in
+    SQL, ours (libdeflate) in pylibmc; 0 never compresses; a value that does
+    not shrink stays uncompressed."""
+    p = "interop:%s:level:" % mode
+    vals = level_values()
+    levels = [-1] + list(range(10))
+    # pylibmc -> SQL
+    for lv in levels:
+        for name, v in vals.items():
+            assert mc.set("%spy:%d:%s" % (p, lv, name), v, min_compress_len=1, compress_level=lv)
+    keys = ["%spy:%d:%s" % (p, lv, name) for lv in levels for name in vals]
+    got = sql_rows_by_key(sql, "SELECT k, (mc_get_raw(k)).flags, mc_get(k) = CASE WHEN k LIKE '%%100k' THEN %s ELSE %s END "
+                          "FROM unnest(array[%s]) k"
+                          % (text_lit(vals["100k"]), text_lit(vals["600k"]), ", ".join(lit(k) for k in keys)))
+    bad = [k for k in keys if got[k][1] != "t"]
+    T.ok(not bad, "%s: pylibmc's values at every level (-1, 0..9; 100 KB and 600 KB) read back in SQL" % mode, bad)
+    T.ok(all(got[k][0] == "24" for k in keys if ":0:" not in k),
+         "%s: pylibmc compressed them at levels -1, 1..9 (flags 24)" % mode, got)
+    # SQL -> pylibmc
+    stmts = []
+    for lv in levels:
+        for name, v in vals.items():
+            stmts.append("mc_set(%s, %s, min_compress_len => 1, compress_level => %d)"
+                         % (lit("%ssql:%d:%s" % (p, lv, name)), text_lit(v), lv))
+    sql.rows("SELECT " + ", ".join(stmts))
+    keys = ["%ssql:%d:%s" % (p, lv, name) for lv in levels for name in vals]
+    raw = sql_rows_by_key(sql, "SELECT k, (mc_get_raw(k)).flags, encode(substr((mc_get_raw(k)).value, 1, 2), 'hex'), "
+                          "length((mc_get_raw(k)).value) FROM unnest(array[%s]) k" % ", ".join(lit(k) for k in keys))
+    bad = []
+    for lv in levels:
+        for name, v in vals.items():
+            k = "%ssql:%d:%s" % (p, lv, name)
+            flags, head, size = raw[k]
+            if lv == 0:
+                ok = flags == "16" and int(size) == len(v.encode("utf-8"))
+            else:
+                ok = flags == "24" and head == FLEVEL[lv] and int(size) < len(v.encode("utf-8")) // 3
+            if not ok or mc.get(k) != v:
+                bad.append((k, flags, head, size))
+    T.ok(not bad, "%s: SQL values at every level read in pylibmc; 0 stores plain; others zlib streams "
+         "with the level's header, under a third of the size" % mode, bad)
+    # kept only when smaller
+    sql.rows("SELECT mc_set(%s, 'ab'::text, min_compress_len => 1), mc_set(%s, %s, min_compress_len => 1, compress_level => 9)"
+             % (lit(p + "tiny"), lit(p + "noise"), bytea_lit(os.urandom(4096))))
+    T.eq(sql.rows("SELECT (mc_get_raw(%s)).flags, (mc_get_raw(%s)).flags" % (lit(p + "tiny"), lit(p + "noise"))),
+         [["16", "0"]], "%s: values compression does not shrink are stored uncompressed" % mode)
+    for k in list(keys) + ["%spy:%d:%s" % (p, lv, name) for lv in levels for name in vals] + [p + "tiny", p + "noise"]:
+        mc.delete(k)
+
+
 def bomb(n):
     """A zlib stream of n zero bytes, at deflate's best ratio (~1030:1)."""
     c = zlib.compressobj(9)
@@ -324,6 +403,12 @@ def check_bomb(modes_clients):
              err[:2000])
         T.eq(out.strip().split("\n")[-1:], ["alive\x1ft\x1ft\x1fafter"],
              "%s: same backend alive and working after the bomb" % mode)
+        # cancellable: a statement_timeout fires while the bomb is measured
+        t0 = time.time()
+        out, err = sql.session("SET statement_timeout = '100ms';\nSELECT mc_get(%s, NULL::bytea);\n" % lit(p + "8"))
+        T.ok("57014" in err and "statement timeout" in err,
+             "%s: reading the bomb is cancelled by statement_timeout (57014, %.2f s)" % (mode, time.time() - t0),
+             err[:1000])
         raw.delete(p + "8")
         raw.delete(p + "24")
 
@@ -341,6 +426,10 @@ def main():
                 fn(mode, mc, sql)
             except (SqlError, pylibmc.Error, AssertionError) as e:
                 T.ok(False, "%s: %s ran to the end" % (mode, fn.__name__), repr(e))
+        try:
+            check_levels(mode, mc, sql)
+        except (SqlError, pylibmc.Error, AssertionError) as e:
+            T.ok(False, "%s: check_levels ran to the end" % mode, repr(e))
         try:
             check_cas(mode, pylibmc.Client([SERVER], binary=(mode == "binary"), behaviors={"cas": True}), sql)
         except (SqlError, pylibmc.Error) as e:

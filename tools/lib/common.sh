@@ -29,7 +29,7 @@
 # Debian packages the harness, the build and the tests need (one list, reused
 # by every script that installs them).
 PMC_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 \
-postgresql-contrib libmemcached-dev libmemcached-tools memcached zlib1g-dev \
+postgresql-contrib libmemcached-dev libmemcached-tools memcached zlib1g-dev libdeflate-dev \
 libsasl2-dev libsasl2-modules sasl2-bin python3 python3-pylibmc \
 postgresql-15-pgmemcache libipc-run-perl clang valgrind gnuplot-nox \
 netcat-openbsd procps iproute2 libclang-rt-14-dev nutcracker"
