@@ -358,15 +358,5 @@ SELECT length(mc_get('types:big:m2z')) AS length;
 SELECT types_try($$SELECT mc_set_multi(array['types:big:m2', 'types:big:m3'], array[(SELECT string_agg(sha512(i::text::bytea), ''::bytea) FROM generate_series(1, 32768) i), '\x00'::bytea])$$);
 SELECT mc_get('types:big:m3', NULL::bytea) AS m3;
 
---
--- Compression state (libdeflate's compressor and decompressor) is
--- PostgreSQL memory: a context of its own under TopMemoryContext
---
-SELECT mc_set('types:ctx', repeat('compressible ', 1000), 0, 10, 6) AS stored,
-	   (mc_get_raw('types:ctx')).flags, mc_get('types:ctx') = repeat('compressible ', 1000) AS same;
-SELECT name, parent, total_bytes > 600000 AS holds_level6_compressor
-FROM pg_backend_memory_contexts WHERE name = 'pylibmc_pg compression';
-SELECT mc_delete('types:ctx');
-
 DROP FUNCTION types_try(text);
 DROP FUNCTION types_raw(text[]);

@@ -283,7 +283,7 @@ refuse_value(void **extra, GucSource source, const char *detail, const char *hin
 	e->refused = true;
 	/* a SET made before the library was loaded, re-applied now */
 	e->source = (source == PGC_S_SESSION) ? PGC_S_INTERACTIVE : source;
-	strlcpy(e->reason, detail, sizeof(e->reason));
+	snprintf(e->reason, sizeof(e->reason), "%s", detail);
 	*extra = e;
 	return true;
 }
