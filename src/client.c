@@ -90,8 +90,7 @@ static bool callbacks_registered = false;
 static void
 reset_connections(void)
 {
-	if (state.mc != NULL)
-		memcached_quit(state.mc);
+	pmc_quit_guarded(state.mc);
 	state.io_pending = false;
 }
 
@@ -251,7 +250,7 @@ check_settings_combination(void)
  * the caller frees mc then.
  */
 static char *
-configure_client(memcached_st *mc)
+configure_client(memcached_st *mc, const char *password)
 {
 	memcached_return_t rc;
 	const PmcServerList *servers = pmc_server_list;
@@ -312,11 +311,8 @@ configure_client(memcached_st *mc)
 
 	if (pmc_username && pmc_username[0])
 	{
-		char	   *password = pmc_sasl_password();
-
 		/* libmemcached keeps its own copy */
-		rc = memcached_set_sasl_auth_data(mc, pmc_username, password);
-		pmc_forget_password(password);
+		rc = memcached_set_sasl_auth_data(mc, pmc_username, password ? password : "");
 		if (rc != MEMCACHED_SUCCESS)
 			return psprintf("libmemcached could not set up SASL: %s",
 							memcached_strerror(mc, rc));
@@ -329,6 +325,7 @@ build_client(void)
 {
 	memcached_st *mc;
 	char	   *problem;
+	char	   *password;
 	char	   *signature;
 
 	/* a refused stored setting, credentials for servers a role chose */
@@ -347,13 +344,17 @@ build_client(void)
 
 	check_settings_combination();
 
+	/* read before anything is malloc'd: reading the password file may ERROR */
+	password = (pmc_username && pmc_username[0]) ? pmc_sasl_password() : NULL;
 	mc = memcached_create(NULL);
 	if (mc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a memcached client.")));
-	problem = configure_client(mc);
+	problem = configure_client(mc, password);
+	if (password)
+		pmc_forget_password(password);
 	if (problem != NULL)
 	{
 		memcached_free(mc);
@@ -590,18 +591,23 @@ memcached_st *
 pmc_new_client_from_settings(char **problem)
 {
 	memcached_st *mc;
+	char	   *password;
 
 	/* the same rules as the client: no refused setting, no credentials to servers a role chose */
 	pmc_check_settings_usable();
 	pmc_check_credentials_destination();
 	check_settings_combination();
+	/* read before anything is malloc'd: reading the password file may ERROR */
+	password = (pmc_username && pmc_username[0]) ? pmc_sasl_password() : NULL;
 	mc = memcached_create(NULL);
 	if (mc == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a memcached client.")));
-	*problem = configure_client(mc);
+	*problem = configure_client(mc, password);
+	if (password)
+		pmc_forget_password(password);
 	if (*problem != NULL)
 	{
 		memcached_free(mc);

@@ -134,11 +134,28 @@ pmc_guard_reset(void)
 	if (guard.active)
 	{
 		guard.active = false;
+		/* quitting waits too: still with the signals held */
+		pmc_reset_connections();
 		uselocale(guard.saved_locale);
 		sigprocmask(SIG_SETMASK, &guard.saved_mask, NULL);
-		pmc_reset_connections();
 	}
 	call_tracking = false;
+}
+
+/*
+ * memcached_quit() waits too (it sends "quit" and, for a buffered client,
+ * reads what is left), in libmemcached's poll loop: hold the signals.
+ */
+void
+pmc_quit_guarded(memcached_st *mc)
+{
+	sigset_t	saved;
+
+	if (mc == NULL)
+		return;
+	sigprocmask(SIG_BLOCK, &BlockSig, &saved);
+	memcached_quit(mc);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 }
 
 /* ---------- per-call failed servers ---------- */
@@ -341,6 +358,42 @@ pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg)
 		!(x->caller_handles != MEMCACHED_SUCCESS && rc == x->caller_handles))
 		pmc_report_failure(x);
 	return x->outcome;
+}
+
+/*
+ * Run fn(arg) under the guard, catching a libmemcached abort() as
+ * pmc_exchange() does, for code that makes many requests under one guard
+ * (the commit-time batch).  Returns false when libmemcached aborted: its
+ * clients' state may then be anything, and the main client is rebuilt.
+ */
+bool
+pmc_guarded_call(void (*fn) (void *arg), void *arg)
+{
+	sigjmp_buf	abort_jmp;
+	volatile bool aborted = false;
+
+	pmc_guard_enter();
+	PG_TRY();
+	{
+		if (sigsetjmp(abort_jmp, 0) == 0)
+		{
+			abort_target = &abort_jmp;
+			fn(arg);
+		}
+		else
+			aborted = true;
+		abort_target = NULL;
+	}
+	PG_CATCH();
+	{
+		pmc_guard_reset();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	pmc_guard_leave();
+	if (aborted)
+		pmc_mark_client_broken();
+	return !aborted;
 }
 
 /* ---------- failures ---------- */

@@ -298,9 +298,29 @@ send_committed(void)
 
 	oldcxt = MemoryContextSwitchTo(level->cxt);
 	nkeys = hash_get_num_entries(level->keys);
-	entries = palloc(Max(nkeys, 1) * sizeof(PendingKey *));
-	keys = palloc(Max(nkeys, 1) * sizeof(char *));
-	lens = palloc(Max(nkeys, 1) * sizeof(uint32));
+
+	/*
+	 * The transaction has committed: an ERROR here would be a PANIC.  No
+	 * memory for the arrays (or more keys than 1 GB of pointers) is a
+	 * WARNING, and those entries may stay stale until they expire.
+	 */
+	entries = palloc_extended(Max(nkeys, 1) * sizeof(PendingKey *),
+							  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	keys = palloc_extended(Max(nkeys, 1) * sizeof(char *),
+						   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	lens = palloc_extended(Max(nkeys, 1) * sizeof(uint32),
+						   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	if (entries == NULL || keys == NULL || lens == NULL)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not send the %ld deletes queued by mc_delete_on_commit: out of memory", nkeys),
+				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+		MemoryContextSwitchTo(oldcxt);
+		MemoryContextDelete(level->cxt);
+		pmc_inval_unpin_all();
+		return;
+	}
 	hash_seq_init(&seq, level->keys);
 	while ((entry = hash_seq_search(&seq)) != NULL)
 		entries[i++] = entry;

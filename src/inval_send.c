@@ -331,9 +331,8 @@ pmc_inval_disconnect(void)
 	{
 		if (configs[i] == NULL)
 			continue;
-		memcached_quit(configs[i]->acked);
-		if (configs[i]->quiet)
-			memcached_quit(configs[i]->quiet);
+		pmc_quit_guarded(configs[i]->acked);
+		pmc_quit_guarded(configs[i]->quiet);
 	}
 }
 
@@ -403,16 +402,15 @@ server_name(memcached_st *mc, int index)
  * so the server works while we still send, then the barrier.
  */
 static void
-send_keys(SendState *st)
+send_keys_guarded(void *arg)
 {
+	SendState  *st = (SendState *) arg;
 	memcached_st *mc = st->mc;
 	long		since_flush = 0;
 
 	instr_time	start_of_batch;
 
-	/* signals held and the C locale while libmemcached runs (exchange.c) */
 	INSTR_TIME_SET_CURRENT(start_of_batch);
-	pmc_guard_enter();
 	for (long i = 0; i < st->nkeys; i++)
 	{
 		const char *key = st->keys[i];
@@ -528,7 +526,26 @@ send_keys(SendState *st)
 									   ? PMC_HIT : PMC_ERROR, 0, 0, start_of_batch);
 		}
 	}
-	pmc_guard_leave();
+}
+
+/*
+ * send_keys_guarded() under the exchange's guard: signals held, the C
+ * locale, and a libmemcached abort() caught (a reply that fits no request,
+ * from a wrong service or a desynchronised connection): then no key of the
+ * batch is known to be deleted.
+ */
+static void
+send_keys(SendState *st)
+{
+	if (pmc_guarded_call(send_keys_guarded, st))
+		return;
+	for (uint32_t s = 0; s < st->nservers; s++)
+	{
+		st->failed[s] += st->sent[s];
+		st->sent[s] = 0;
+	}
+	note_failure(st, st->mc, 0, MEMCACHED_PROTOCOL_ERROR);
+	pmc_inval_disconnect();
 }
 
 static void
@@ -567,20 +584,20 @@ pmc_inval_send(int config, const char **keys, const uint32 *lens, long nkeys,
 			   int hold)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	MemoryContext workcxt;
+	MemoryContext volatile workcxt = NULL;
 	BatchConfig *c;
 
 	if (nkeys == 0)
 		return;
 	Assert(config >= 0 && config < nconfigs && configs[config] != NULL);
 	c = configs[config];
-	workcxt = AllocSetContextCreate(CurrentMemoryContext,
-									"pylibmc_pg delete_on_commit send",
-									ALLOCSET_DEFAULT_SIZES);
 	PG_TRY();
 	{
 		SendState	st;
 
+		workcxt = AllocSetContextCreate(oldcxt,
+										"pylibmc_pg delete_on_commit send",
+										ALLOCSET_DEFAULT_SIZES);
 		MemoryContextSwitchTo(workcxt);
 		memset(&st, 0, sizeof(st));
 		st.first_server = -1;
@@ -624,7 +641,7 @@ pmc_inval_send(int config, const char **keys, const uint32 *lens, long nkeys,
 	{
 		ErrorData  *edata;
 
-		MemoryContextSwitchTo(workcxt);
+		MemoryContextSwitchTo(workcxt != NULL ? workcxt : oldcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		pmc_guard_reset();
@@ -641,5 +658,6 @@ pmc_inval_send(int config, const char **keys, const uint32 *lens, long nkeys,
 	PG_END_TRY();
 
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(workcxt);
+	if (workcxt != NULL)
+		MemoryContextDelete(workcxt);
 }

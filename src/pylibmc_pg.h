@@ -209,6 +209,8 @@ extern char *pmc_instance_name(const memcached_instance_st *instance);
 extern void pmc_guard_enter(void);
 extern void pmc_guard_leave(void);
 extern void pmc_guard_reset(void);
+extern bool pmc_guarded_call(void (*fn) (void *arg), void *arg);
+extern void pmc_quit_guarded(memcached_st *mc);
 
 /* multi-key calls: a server that failed once is not asked again */
 extern void pmc_call_begin(memcached_st *mc);

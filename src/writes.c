@@ -55,6 +55,20 @@ op_verb(PmcOp op)
 	}
 }
 
+/*
+ * A key of a multi-key call whose server failed earlier in the call: not
+ * sent, counted as an error (the failure was reported once already).
+ */
+static PmcOutcome
+skipped_key(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	pmc_stats_count(mc, op, key, keylen, PMC_ERROR, 0, 0, now);
+	return PMC_ERROR;
+}
+
 typedef struct StoreArgs
 {
 	PmcOp		op;
@@ -122,7 +136,7 @@ pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 	/* a set stores the same thing twice; the others could apply twice */
 	x.retry_safe = (op == PMC_OP_SET);
 	if (pmc_call_server_failed(mc, key, keylen))
-		return PMC_ERROR;
+		return skipped_key(mc, op, key, keylen);
 	return pmc_exchange(&x, send_store, &a);
 }
 
@@ -264,7 +278,7 @@ delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time
 	pmc_exchange_init(&x, mc, op, op_verb(op), key, keylen);
 	x.retry_safe = true;
 	if (pmc_call_server_failed(mc, key, keylen))
-		return PMC_ERROR;
+		return skipped_key(mc, op, key, keylen);
 	return pmc_exchange(&x, send_delete_or_touch, &a);
 }
 
