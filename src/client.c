@@ -459,7 +459,7 @@ probe_sasl_requirement(memcached_st *mc, const char *key, size_t keylen)
 	}
 	if (key != NULL && !all_done)
 	{
-		uint32_t	index = state.nprobe > 1 ? memcached_generate_hash(mc, key, keylen) : 0;
+		uint32_t	index = pmc_server_index(mc, key, keylen);
 
 		if (index < state.nprobe && state.probe[index] == PMC_PROBE_UNREACHABLE)
 			probe_server(mc, index);

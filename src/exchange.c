@@ -186,8 +186,9 @@ pmc_call_end(void)
 	call_tracking = false;
 }
 
-static uint32_t
-server_index_of_key(memcached_st *mc, const char *key, size_t keylen)
+/* The index of the server a key goes to (libmemcached's distribution) */
+uint32_t
+pmc_server_index(memcached_st *mc, const char *key, size_t keylen)
 {
 	if (memcached_server_count(mc) <= 1)
 		return 0;
@@ -202,7 +203,7 @@ pmc_call_server_failed(memcached_st *mc, const char *key, size_t keylen)
 
 	if (!call_tracking)
 		return false;
-	index = server_index_of_key(mc, key, keylen);
+	index = pmc_server_index(mc, key, keylen);
 	return index < failed_in_call_size && failed_in_call[index];
 }
 
@@ -213,7 +214,7 @@ remember_failed_server(memcached_st *mc, const char *key, size_t keylen)
 
 	if (!call_tracking || key == NULL)
 		return;
-	index = server_index_of_key(mc, key, keylen);
+	index = pmc_server_index(mc, key, keylen);
 	if (index < failed_in_call_size)
 		failed_in_call[index] = true;
 }
@@ -298,46 +299,43 @@ connection_was_dead(memcached_st *mc, memcached_return_t rc)
  * request failed and on_error let the call go on.  A pending cancel or
  * timeout takes effect when the exchange is over.
  */
+/* pmc_exchange()'s request, as pmc_guarded_call() runs it */
+typedef struct ExchangeCall
+{
+	PmcExchange *x;
+	PmcExchangeFn fn;
+	void	   *arg;
+	memcached_return_t rc;
+} ExchangeCall;
+
+static void
+run_exchange_fn(void *arg)
+{
+	ExchangeCall *c = (ExchangeCall *) arg;
+
+	c->rc = c->fn(c->x->mc, c->arg);
+	if (c->x->retry_safe && connection_was_dead(c->x->mc, c->rc))
+		c->rc = c->fn(c->x->mc, c->arg);
+}
+
 PmcOutcome
 pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg)
 {
-	sigjmp_buf	abort_jmp;
-	volatile memcached_return_t rc = MEMCACHED_SUCCESS;
-	volatile bool aborted = false;
+	ExchangeCall c = {x, fn, arg, MEMCACHED_SUCCESS};
+	memcached_return_t rc;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	x->outcome = PMC_OUTCOME_UNSET;
-	pmc_guard_enter();
-	PG_TRY();
+	if (!pmc_guarded_call(run_exchange_fn, &c))
 	{
-		if (sigsetjmp(abort_jmp, 0) == 0)
-		{
-			abort_target = &abort_jmp;
-			rc = fn(x->mc, arg);
-			if (x->retry_safe && connection_was_dead(x->mc, rc))
-				rc = fn(x->mc, arg);
-		}
-		else
-			aborted = true;
-		abort_target = NULL;
-	}
-	PG_CATCH();
-	{
-		pmc_guard_reset();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pmc_guard_leave();
-
-	if (aborted)
-	{
-		/* libmemcached's state may be anything: start afresh */
-		pmc_mark_client_broken();
+		/* libmemcached's state may be anything: the client is rebuilt */
 		rc = MEMCACHED_PROTOCOL_ERROR;
 		x->outcome = PMC_OUTCOME_UNSET;
 		x->abort_caught = true;
 	}
+	else
+		rc = c.rc;
 	x->rc = rc;
 	if (x->outcome == PMC_OUTCOME_UNSET)
 		x->outcome = default_outcome(rc);
@@ -394,6 +392,22 @@ pmc_guarded_call(void (*fn) (void *arg), void *arg)
 	if (aborted)
 		pmc_mark_client_broken();
 	return !aborted;
+}
+
+/*
+ * After a fetch that ended as "no more replies": the failure libmemcached
+ * recorded during this request (memcached_last_error() is cleared when a
+ * request starts), which memcached_fetch_result() reports as NOTFOUND when
+ * nothing was read in that fetch; MEMCACHED_SUCCESS if there was none.
+ */
+memcached_return_t
+pmc_fetch_failure(memcached_st *mc)
+{
+	memcached_return_t last = memcached_last_error(mc);
+
+	if (last == MEMCACHED_NOTFOUND || last == MEMCACHED_END)
+		return MEMCACHED_SUCCESS;
+	return last;
 }
 
 /* ---------- failures ---------- */
@@ -637,8 +651,7 @@ pmc_report_failure(PmcExchange *x)
 		: memcached_strerror(x->mc, rc);
 	hint = rc_hint(rc);
 
-	if (rc_may_desync(rc))
-		pmc_reset_connections();
+	/* connections that may hold half a reply were closed by pmc_exchange() */
 	if (pmc_rc_is_server_failure(rc))
 	{
 		remember_failed_server(x->mc, x->key, x->keylen);

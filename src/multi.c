@@ -204,7 +204,7 @@ servers_not_asked(memcached_st *mc, const KeyList *list, int first, int n, int *
 
 	for (int i = first; i < first + n; i++)
 	{
-		uint32_t	index = nservers > 1 ? memcached_generate_hash(mc, list->keys[i], list->lens[i]) : 0;
+		uint32_t	index = pmc_server_index(mc, list->keys[i], list->lens[i]);
 
 		if (index < nservers)
 			involved[index] = true;
@@ -267,7 +267,6 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 {
 	memcached_return_t rc;
 	memcached_return_t mget_rc;
-	memcached_return_t last;
 	memcached_result_st result_buf;
 	char	   *not_asked;
 	volatile int nnot_asked = 0;
@@ -306,10 +305,7 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 
 	if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 	{
-		rc = MEMCACHED_SUCCESS;
-		last = memcached_last_error(mc);
-		if (last != MEMCACHED_SUCCESS && last != MEMCACHED_NOTFOUND && last != MEMCACHED_END)
-			rc = last;
+		rc = pmc_fetch_failure(mc);
 	}
 	if (not_asked != NULL)
 	{

@@ -88,10 +88,9 @@ extern void pmc_client_request_ok(void);
 extern memcached_st *pmc_new_client_from_settings(char **problem);
 
 /*
- * Mark a request in flight, for code that drives libmemcached outside
- * pmc_exchange(): if an ERROR or a cancel cuts us off before pmc_io_end(),
- * the replies still in flight are dropped by closing the connections, at
- * the next call or at transaction abort.
+ * Mark a request in flight (pmc_guard_enter/leave do it): if an ERROR or a
+ * cancel cuts us off before pmc_io_end(), the replies still in flight are
+ * dropped by closing the connections, at the next call or at abort.
  */
 extern void pmc_io_begin(void);
 extern void pmc_io_end(void);
@@ -204,6 +203,8 @@ extern void pmc_exchange_init(PmcExchange *x, memcached_st *mc, PmcOp op,
 extern PmcOutcome pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg);
 extern void pmc_report_failure(PmcExchange *x);
 extern bool pmc_rc_is_server_failure(memcached_return_t rc);
+extern memcached_return_t pmc_fetch_failure(memcached_st *mc);
+extern uint32_t pmc_server_index(memcached_st *mc, const char *key, size_t keylen);
 extern char *pmc_instance_name(const memcached_instance_st *instance);
 
 extern void pmc_guard_enter(void);

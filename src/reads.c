@@ -83,11 +83,8 @@ fetch_one(memcached_st *mc, void *arg)
 	}
 	if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS)
 	{
-		memcached_return_t last = memcached_last_error(mc);
-
-		if (last != MEMCACHED_SUCCESS && last != MEMCACHED_NOTFOUND &&
-			last != MEMCACHED_END)
-			return last;
+		if ((rc = pmc_fetch_failure(mc)) != MEMCACHED_SUCCESS)
+			return rc;
 		a->x->outcome = raw->found ? PMC_HIT : PMC_MISS;
 		a->x->received = raw->len;
 		return MEMCACHED_SUCCESS;
