@@ -31,7 +31,7 @@
 #                       measures), e.g. BENCH_CASES="get100kz set100kz" for
 #                       compression: get-tcp-ascii set-tcp-ascii (and the
 #                       other get-/set- transports) multi getn get100k
-#                       set100k get100kz set100kz update
+#                       set100k get100kz set100kz update update-statement
 #   PMC_SKIP_APT=1, PMC_SKIP_BUILD=1, PMC_KEEP=1 as for tools/test.sh
 set -euo pipefail
 
@@ -352,6 +352,21 @@ else
 fi
 item update "$UPD_CASE" "pgmemcache per-row memcache_delete" $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script upd-pgm "UPDATE upd_pgm SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_pgm"
+# update-statement: the same UPDATE with the statement-level triggers of
+# mc_invalidate_triggers() beside the row-level one (issue 14.2; the
+# 1,000,000-row memory measure is in bench/invalidate_statement.sh)
+if [[ $("${PSQL[@]}" -At -d bench_pmc -c "SELECT to_regproc('mc_invalidate_triggers') IS NOT NULL") == t ]]; then
+	make_upd_table bench_pmc upd_stmt
+	"${PSQL[@]}" -d bench_pmc -c "SELECT mc_invalidate_triggers('upd_stmt', 'bench.stmt.{grp}.{id}')" >>"$LOG" 2>&1 ||
+		pmc_die "could not create the statement-level triggers" "$LOG"
+	UPDS_CASE="UPDATE 10,000 rows, statement-level invalidation"
+	item update-statement "$UPDS_CASE" "no trigger" "-" pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script upds-plain "UPDATE upd_plain SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_plain"
+	item update-statement "$UPDS_CASE" "mc_invalidate FOR EACH ROW" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script upds-row "UPDATE upd_inv SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_inv"
+	item update-statement "$UPDS_CASE" "mc_invalidate FOR EACH STATEMENT" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script upds-stmt "UPDATE upd_stmt SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_stmt"
+fi
 
 # BENCH_CASES: keep only the groups named
 if [[ -n "${BENCH_CASES:-}" ]]; then

@@ -443,8 +443,11 @@ SELECT inv_big_count() AS still_cached;
 SELECT mc_get('inv:probe');
 SELECT inv_behaviors_restored();
 -- in a transaction block: nothing before COMMIT, everything after
+-- (duplicates are dropped within work_mem; past it the queue goes to a
+-- temporary file and a key queued again may be sent again: memory.t)
 SELECT inv_big_fill();
 BEGIN;
+SET LOCAL work_mem = '64MB';
 UPDATE inv_big SET n = n + 1;
 SAVEPOINT s1;
 UPDATE inv_big SET n = n + 1 WHERE id <= 50000;   -- the same keys again: dropped as duplicates

@@ -15,19 +15,35 @@
  * over that protocol, whatever the settings are at COMMIT.  The same key
  * queued under two configurations is two entries.
  *
- * The levels form a stack; each level is a dynahash table keyed by
- * (configuration, key bytes), in a memory context of its own under
- * TopTransactionContext, so an entry is stored once per transaction and
- * nothing outlives the transaction.  An entry already pending at this or
- * any outer level is not added again: it is sent iff that outer level
- * commits, which is implied by ours committing.
+ * The queue is one log of records (configuration, length, key bytes) in
+ * the order they were queued, in a memory context of its own under
+ * TopTransactionContext, with a hash table of the records in memory
+ * (simplehash, keyed by the record's offset) that drops duplicates: a key
+ * already pending is not added again, whichever (sub)transaction level
+ * queued it, since an outer level's key is sent iff that level commits,
+ * which is implied by ours committing.  About 20 bytes of log and 15 of
+ * hash table per key of 16 bytes.
  *
- *	- RELEASE SAVEPOINT (subtransaction commit): the level merges into its
- *	  parent (the smaller table is copied into the larger one), or is simply
- *	  relabelled when the parent has no level of its own.
- *	- ROLLBACK TO SAVEPOINT (subtransaction abort): the level and every
- *	  deeper one are dropped, so exactly the keys queued inside it go.
- *	- ROLLBACK: everything goes with TopTransactionContext.
+ * Memory is bounded: when the log and the hash table would grow beyond
+ * work_mem (as it was when the transaction queued its first key), the log
+ * is written to a temporary file (a BufFile created interXact, so the
+ * resource owner does not close it before the send after commit) and the
+ * hash table starts afresh: past that point a key may be sent twice (the
+ * second delete finds nothing; each counts in mc_client_stats).  At
+ * commit the file is read back in pieces and sent, then the records still
+ * in memory; the file is closed after the send, and on abort.
+ *
+ *	- Savepoints: each (sub)transaction level that queues records where
+ *	  the log was when it began; levels form a stack.  RELEASE SAVEPOINT
+ *	  (subtransaction commit) merges a level into its parent (the parent's
+ *	  start stays) or relabels it.  ROLLBACK TO SAVEPOINT (subtransaction
+ *	  abort) cuts the log back where the outermost aborted level began:
+ *	  everything after it was queued inside the aborted subtransaction,
+ *	  since an outer level cannot queue while an inner one is open.  Cut
+ *	  in memory, the hash table is rebuilt from the records kept; cut in
+ *	  the file, the next spill writes over the rest.
+ *	- ROLLBACK: everything goes with TopTransactionContext; the file is
+ *	  closed.
  *	- PREPARE TRANSACTION with keys pending: ERROR (a prepared transaction
  *	  may commit in another session, long after ours ends).
  *	- COMMIT: XACT_EVENT_COMMIT (after the commit record) only takes the
@@ -36,8 +52,9 @@
  *	  after the transaction's locks are released, so other writers waiting
  *	  on our rows go on while we talk to memcached, and still before COMMIT
  *	  returns: when it returns, the deletes have been applied.  Nothing
- *	  there may raise an ERROR: any error becomes a WARNING (inval_send.c),
- *	  and the queue is gone whatever happens.
+ *	  there may raise an ERROR: any error becomes a WARNING (inval_send.c,
+ *	  and a failed read of the temporary file here, which counts the keys
+ *	  it could not read as failed), and the queue is gone whatever happens.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,306 +63,472 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "common/hashfn.h"
-#include "utils/hsearch.h"
+#include "miscadmin.h"
+#include "storage/buffile.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_delete_on_commit);
 
-/* hash key and entry: the key bytes live in the level's context */
-typedef struct PendingKey
+/*
+ * A record: the configuration (2 bytes, native order), the key's length
+ * (1 byte: keys are at most PMC_MAX_KEY_LEN bytes), the key's bytes.
+ */
+#define REC_HEADER			3
+#define REC_CONFIG(rec)		((uint16) (((const unsigned char *) (rec))[0] | \
+									   ((const unsigned char *) (rec))[1] << 8))
+#define REC_LEN(rec)		(((const unsigned char *) (rec))[2])
+#define REC_KEY(rec)		((const char *) (rec) + REC_HEADER)
+#define REC_SIZE(rec)		(REC_HEADER + REC_LEN(rec))
+
+/* BufFile's segment size (buffile.c's MAX_PHYSICAL_FILESIZE) */
+#define SPILL_SEGMENT		((off_t) 0x40000000)
+
+/* the keys handed to the sender at once, and the bytes read at once */
+#define SEND_CHUNK_KEYS		1000
+#define READ_CHUNK_BYTES	65536
+
+/* a hash table entry: the record at offset in the in-memory log */
+typedef struct PendingEntry
 {
-	const char *data;
-	uint32		len;
-	int			config;			/* inval_send.c's configuration number */
-} PendingKey;
+	uint32		offset;
+	uint32		hash;
+	char		status;
+} PendingEntry;
 
 typedef struct PendingLevel
 {
 	int			nestingLevel;
-	MemoryContext cxt;			/* child of TopTransactionContext */
-	HTAB	   *keys;			/* of PendingKey */
+	uint64		start;			/* log position when it began */
+	long		nstart;			/* records then */
 	struct PendingLevel *upper;
 } PendingLevel;
 
-/* the innermost level with pending keys, or NULL */
-static PendingLevel *pending = NULL;
+typedef struct PendingQueue
+{
+	MemoryContext cxt;			/* child of TopTransactionContext */
+	char	   *log;			/* the records after the spilled ones */
+	uint32		loglen;
+	uint32		logcap;
+	long		nlog;			/* records in log */
+	struct pending_hash *keys;	/* of the records in log */
+	Size		limit;			/* bytes of log and hash table */
+	BufFile    *file;			/* spilled records, or NULL */
+	uint64		spilled;		/* bytes of records in the file */
+	long		nspilled;		/* records in the file */
+	PendingLevel *levels;		/* innermost first */
+} PendingQueue;
+
+static uint32 record_hash(PendingQueue *q, uint32 offset);
+static bool record_equal(PendingQueue *q, uint32 a, uint32 b);
+
+#define SH_PREFIX		pending
+#define SH_ELEMENT_TYPE	PendingEntry
+#define SH_KEY_TYPE		uint32
+#define SH_KEY			offset
+#define SH_HASH_KEY(tb, key)	record_hash((PendingQueue *) (tb)->private_data, key)
+#define SH_EQUAL(tb, a, b)		record_equal((PendingQueue *) (tb)->private_data, a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a)		((a)->hash)
+#define SH_SCOPE		static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* the pending queue, or NULL */
+static PendingQueue *pending = NULL;
 
 /* between XACT_EVENT_COMMIT and the send after the locks: the queue */
-static PendingLevel *committed = NULL;
+static PendingQueue *committed = NULL;
 
 static uint32
-pending_key_hash(const void *key, Size keysize)
+record_hash(PendingQueue *q, uint32 offset)
 {
-	const PendingKey *k = (const PendingKey *) key;
+	const char *rec = q->log + offset;
 
-	return hash_bytes((const unsigned char *) k->data, (int) k->len) ^
-		murmurhash32((uint32) k->config);
+	return hash_bytes((const unsigned char *) rec, REC_SIZE(rec));
 }
 
-static int
-pending_key_match(const void *key1, const void *key2, Size keysize)
+static bool
+record_equal(PendingQueue *q, uint32 a, uint32 b)
 {
-	const PendingKey *a = (const PendingKey *) key1;
-	const PendingKey *b = (const PendingKey *) key2;
+	const char *ra = q->log + a;
+	const char *rb = q->log + b;
 
-	if (a->len != b->len || a->config != b->config)
-		return 1;
-	return memcmp(a->data, b->data, a->len);
+	return REC_LEN(ra) == REC_LEN(rb) && memcmp(ra, rb, REC_SIZE(ra)) == 0;
 }
 
-static PendingLevel *
-push_level(int nestingLevel)
+static Size
+hash_table_bytes(PendingQueue *q)
+{
+	return (Size) q->keys->size * sizeof(PendingEntry);
+}
+
+static PendingQueue *
+create_queue(void)
 {
 	MemoryContext cxt;
-	PendingLevel *level;
-	HASHCTL		ctl;
+	PendingQueue *q;
 
 	cxt = AllocSetContextCreate(TopTransactionContext,
 								"pylibmc_pg delete_on_commit",
 								ALLOCSET_DEFAULT_SIZES);
-	level = MemoryContextAlloc(cxt, sizeof(PendingLevel));
-	level->nestingLevel = nestingLevel;
-	level->cxt = cxt;
-	ctl.keysize = sizeof(PendingKey);
-	ctl.entrysize = sizeof(PendingKey);
-	ctl.hash = pending_key_hash;
-	ctl.match = pending_key_match;
-	ctl.hcxt = cxt;
-	level->keys = hash_create("pylibmc_pg pending deletes", 64, &ctl,
-							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	level->upper = pending;
-	pending = level;
-	return level;
+	q = MemoryContextAllocZero(cxt, sizeof(PendingQueue));
+	q->cxt = cxt;
+	q->logcap = 8192;
+	q->log = MemoryContextAlloc(cxt, q->logcap);
+	q->keys = pending_create(cxt, 256, q);
+	q->limit = Max((Size) work_mem * 1024, (Size) 65536);
+	return q;
 }
 
-/* A copy of the key in the level's memory, NUL-terminated */
-static char *
-copy_to_level(PendingLevel *level, const char *key, size_t len)
-{
-	char	   *copy = MemoryContextAlloc(level->cxt, len + 1);
-
-	memcpy(copy, key, len);
-	copy[len] = '\0';
-	return copy;
-}
-
-/* Add an entry to a level (at a merge of levels), copied into its memory */
+/* Write the in-memory records to the temporary file; the hash starts afresh */
 static void
-add_to_level(PendingLevel *level, const PendingKey *from)
+spill(PendingQueue *q)
 {
-	PendingKey	probe;
-	PendingKey *entry;
-	bool		found;
-	/* copy first: an entry must never point at memory that goes away */
-	char	   *copy = copy_to_level(level, from->data, from->len);
+	MemoryContext old = MemoryContextSwitchTo(q->cxt);
+	int			fileno = 0;
+	off_t		offset = 0;
 
-	probe.data = copy;
-	probe.len = from->len;
-	probe.config = from->config;
-	entry = hash_search(level->keys, &probe, HASH_ENTER, &found);
-	if (found)
-		pfree(copy);
+	if (q->file == NULL)
+		q->file = BufFileCreateTemp(true);
+	MemoryContextSwitchTo(old);
+	/* after a cut by ROLLBACK TO SAVEPOINT the file goes on from there */
+	if (q->spilled > 0)
+	{
+		fileno = (int) ((q->spilled - 1) / SPILL_SEGMENT);
+		offset = (off_t) (q->spilled - (uint64) fileno * SPILL_SEGMENT);
+	}
+	if (BufFileSeek(q->file, fileno, offset, SEEK_SET) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not seek in the temporary file of the queued memcached deletes")));
+	BufFileWrite(q->file, q->log, q->loglen);
+	q->spilled += q->loglen;
+	q->nspilled += q->nlog;
+	q->loglen = 0;
+	q->nlog = 0;
+	pending_reset(q->keys);
+}
+
+/* Make room for a record of size bytes, spilling when over the limit */
+static void
+make_room(PendingQueue *q, uint32 size)
+{
+	/* the hash table doubles when it is this full */
+	if (q->keys->members >= q->keys->grow_threshold &&
+		2 * hash_table_bytes(q) + q->logcap > q->limit && q->nlog > 0)
+		spill(q);
+	if (q->loglen + size <= q->logcap)
+		return;
+	if ((Size) q->logcap * 2 + hash_table_bytes(q) > q->limit && q->nlog > 0)
+		spill(q);
 	else
-		entry->data = copy;
+	{
+		q->logcap *= 2;
+		q->log = repalloc(q->log, q->logcap);
+	}
 }
 
 /*
  * Queue a key (already in UTF-8, checked, without the namespace) for the
- * configuration pmc_inval_config() returned, unless some level has it.
- * The hash is computed once for every level's lookup and the insert.
+ * configuration pmc_inval_config() returned, unless it is pending already.
  */
 void
 pmc_inval_queue(const char *key, size_t len, int config)
 {
 	int			my_level = GetCurrentTransactionNestLevel();
-	PendingKey	probe;
-	PendingKey *entry;
-	uint32		hash;
+	PendingQueue *q = pending;
+	uint32		size = REC_HEADER + (uint32) len;
+	unsigned char *rec;
 	bool		found;
-	char	   *copy;
 
 	if (IsParallelWorker())
 		elog(ERROR, "cannot queue memcached deletes in a parallel worker");
+	if (len == 0 || len > PMC_MAX_KEY_LEN)
+		elog(ERROR, "memcached key of %zu bytes queued", len);
+	if (config < 0 || config > PG_UINT16_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many memcached configurations in one transaction")));
 
-	probe.data = key;
-	probe.len = (uint32) len;
-	probe.config = config;
-	hash = pending_key_hash(&probe, sizeof(probe));
-
-	/*
-	 * The usual case, one level (no savepoint queued anything): one
-	 * HASH_ENTER both looks and inserts; a new entry gets its own copy of
-	 * the key before anything else can run.
-	 */
-	if (pending != NULL && pending->upper == NULL && pending->nestingLevel == my_level)
+	if (q == NULL)
+		pending = q = create_queue();
+	if (q->levels == NULL || q->levels->nestingLevel < my_level)
 	{
-		entry = hash_search_with_hash_value(pending->keys, &probe, hash, HASH_ENTER, &found);
-		if (!found)
-			entry->data = copy_to_level(pending, key, len);
-		return;
+		PendingLevel *level = MemoryContextAlloc(q->cxt, sizeof(PendingLevel));
+
+		level->nestingLevel = my_level;
+		level->start = q->spilled + q->loglen;
+		level->nstart = q->nspilled + q->nlog;
+		level->upper = q->levels;
+		q->levels = level;
 	}
 
-	for (PendingLevel *l = pending; l != NULL; l = l->upper)
-		if (hash_search_with_hash_value(l->keys, &probe, hash, HASH_FIND, NULL) != NULL)
-			return;
-
-	if (pending == NULL || pending->nestingLevel < my_level)
-		push_level(my_level);
-	/* copy first: an entry must never point at memory that goes away */
-	copy = copy_to_level(pending, key, len);
-	probe.data = copy;
-	entry = hash_search_with_hash_value(pending->keys, &probe, hash, HASH_ENTER, &found);
-	Assert(!found);
-	entry->data = copy;
+	make_room(q, size);
+	/* the record goes at the end of the log; it stays if it is new */
+	rec = (unsigned char *) q->log + q->loglen;
+	rec[0] = (unsigned char) (config & 0xff);
+	rec[1] = (unsigned char) (config >> 8);
+	rec[2] = (unsigned char) len;
+	memcpy(rec + REC_HEADER, key, len);
+	(void) pending_insert(q->keys, q->loglen, &found);
+	if (!found)
+	{
+		q->loglen += size;
+		q->nlog++;
+	}
 }
 
 static long
 pending_count(void)
 {
-	long		n = 0;
-
-	for (PendingLevel *l = pending; l != NULL; l = l->upper)
-		n += hash_get_num_entries(l->keys);
-	return n;
+	return pending ? pending->nspilled + pending->nlog : 0;
 }
 
 /* RELEASE SAVEPOINT: the committed level joins its parent */
 static void
 at_subcommit(int my_level)
 {
-	PendingLevel *child = pending;
-	PendingLevel *parent;
-	PendingLevel *from;
-	PendingLevel *into;
-	HASH_SEQ_STATUS seq;
-	PendingKey *entry;
+	PendingLevel *child = pending->levels;
 
 	if (child == NULL || child->nestingLevel < my_level)
 		return;
-	parent = child->upper;
-	if (parent == NULL || parent->nestingLevel < my_level - 1)
+	if (child->upper != NULL && child->upper->nestingLevel == my_level - 1)
 	{
-		child->nestingLevel = my_level - 1;
-		return;
-	}
-
-	/* copy the smaller table into the larger one; the larger one stays */
-	if (hash_get_num_entries(child->keys) > hash_get_num_entries(parent->keys))
-	{
-		from = parent;
-		into = child;
+		/* the parent began earlier: its start stays */
+		pending->levels = child->upper;
+		pfree(child);
 	}
 	else
-	{
-		from = child;
-		into = parent;
-	}
-	hash_seq_init(&seq, from->keys);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		add_to_level(into, entry);
-
-	into->nestingLevel = my_level - 1;
-	into->upper = parent->upper;
-	pending = into;
-	MemoryContextDelete(from->cxt);
+		child->nestingLevel = my_level - 1;
 }
 
 /* ROLLBACK TO SAVEPOINT: drop what the aborted level (and deeper) queued */
 static void
 at_subabort(int my_level)
 {
-	while (pending != NULL && pending->nestingLevel >= my_level)
+	PendingQueue *q = pending;
+	PendingLevel *cut = NULL;
+
+	while (q->levels != NULL && q->levels->nestingLevel >= my_level)
 	{
-		PendingLevel *level = pending;
-
-		pending = level->upper;
-		MemoryContextDelete(level->cxt);
+		if (cut != NULL)
+			pfree(cut);
+		cut = q->levels;
+		q->levels = cut->upper;
 	}
-}
+	if (cut == NULL)
+		return;
+	if (cut->start >= q->spilled)
+	{
+		/* in memory: keep the records before the cut, hash them again */
+		q->loglen = (uint32) (cut->start - q->spilled);
+		q->nlog = cut->nstart - q->nspilled;
+		pending_reset(q->keys);
+		for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
+		{
+			bool		found;
 
-static int
-compare_config(const void *a, const void *b)
-{
-	const PendingKey *x = *(PendingKey *const *) a;
-	const PendingKey *y = *(PendingKey *const *) b;
-
-	return (x->config > y->config) - (x->config < y->config);
+			(void) pending_insert(q->keys, off, &found);
+		}
+	}
+	else
+	{
+		/* in the file: the next spill writes from the cut on */
+		q->spilled = cut->start;
+		q->nspilled = cut->nstart;
+		q->loglen = 0;
+		q->nlog = 0;
+		pending_reset(q->keys);
+	}
+	pfree(cut);
 }
 
 /*
- * After the commit, with the locks released: send the queue, one batch
- * per configuration.  Never raises an ERROR (inval_send.c warns); the
- * queue is gone afterwards whatever happened.
+ * Close the temporary file, if any.  Only after commit or at abort: a
+ * failure (flushing its buffer) is a WARNING, the file is gone anyway when
+ * the backend exits.
+ */
+static void
+close_file(PendingQueue *q)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	BufFile    *file = q->file;
+
+	if (file == NULL)
+		return;
+	q->file = NULL;
+	PG_TRY();
+	{
+		BufFileClose(file);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+		ereport(WARNING,
+				(errcode_for_file_access(),
+				 errmsg("could not close the temporary file of the queued memcached deletes")));
+	}
+	PG_END_TRY();
+}
+
+/* Hand records to the sender in runs of one configuration */
+typedef struct SendBuffer
+{
+	PmcInvalSend *send;
+	int			config;
+	int			n;
+	const char *keys[SEND_CHUNK_KEYS];
+	uint32		lens[SEND_CHUNK_KEYS];
+} SendBuffer;
+
+static void
+flush_records(SendBuffer *sb)
+{
+	if (sb->n > 0)
+		pmc_inval_send_keys(sb->send, sb->config, sb->keys, sb->lens, sb->n);
+	sb->n = 0;
+}
+
+/* Send the whole records in buf[0, len); returns the bytes used */
+static uint32
+send_records(SendBuffer *sb, const char *buf, uint32 len, long *nrecords)
+{
+	uint32		off = 0;
+
+	while (off + REC_HEADER <= len && off + REC_SIZE(buf + off) <= len)
+	{
+		const char *rec = buf + off;
+		int			config = REC_CONFIG(rec);
+
+		if (sb->n == SEND_CHUNK_KEYS || (sb->n > 0 && config != sb->config))
+			flush_records(sb);
+		sb->config = config;
+		sb->keys[sb->n] = REC_KEY(rec);
+		sb->lens[sb->n] = REC_LEN(rec);
+		sb->n++;
+		(*nrecords)++;
+		off += REC_SIZE(rec);
+	}
+	/* the keys point into buf: they go before buf is reused */
+	flush_records(sb);
+	return off;
+}
+
+/*
+ * The spilled records, read back in pieces.  Never raises an ERROR: the
+ * transaction has committed.  A failed read is a WARNING; the keys not
+ * read count as failed.
+ */
+static void
+send_spilled(PendingQueue *q, SendBuffer *sb)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile long nsent = 0;
+	char	   *buf = palloc_extended(READ_CHUNK_BYTES, MCXT_ALLOC_NO_OOM);
+
+	PG_TRY();
+	{
+		uint64		left = q->spilled;
+		uint32		have = 0;
+		long		n = 0;
+
+		if (buf == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		if (BufFileSeek(q->file, 0, 0, SEEK_SET) != 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not seek in the temporary file")));
+		while (left > 0)
+		{
+			size_t		want = Min((uint64) (READ_CHUNK_BYTES - have), left);
+			size_t		got = BufFileRead(q->file, buf + have, want);
+			uint32		used;
+
+			if (got != want)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read the temporary file: read only %zu of %zu bytes",
+								got, want)));
+			left -= got;
+			have += (uint32) got;
+			used = send_records(sb, buf, have, &n);
+			nsent = n;
+			memmove(buf, buf + used, have - used);
+			have -= used;
+		}
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+		long		lost = q->nspilled - nsent;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not read back %ld of the %ld keys queued by mc_delete_on_commit",
+						lost, q->nspilled + q->nlog),
+				 errdetail("Their temporary file: %s", edata->message),
+				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+		FreeErrorData(edata);
+		pmc_inval_send_lost(sb->send, lost);
+	}
+	PG_END_TRY();
+	if (buf != NULL)
+		pfree(buf);
+}
+
+/*
+ * After the commit, with the locks released: send the queue (the file's
+ * records, then those in memory).  Never raises an ERROR (inval_send.c
+ * warns); the queue is gone afterwards whatever happened.
  */
 static void
 send_committed(void)
 {
-	PendingLevel *level = committed;
+	PendingQueue *q = committed;
 	MemoryContext oldcxt;
-	HASH_SEQ_STATUS seq;
-	PendingKey *entry;
-	PendingKey **entries;
-	const char **keys;
-	uint32	   *lens;
-	long		nkeys;
-	long		i = 0;
-	int			hold = pmc_invalidation_hold;
+	SendBuffer *sb;
+	long		n = 0;
 
 	committed = NULL;
-	/* every savepoint was closed before the commit: one level left */
-	Assert(level->upper == NULL);
-
-	oldcxt = MemoryContextSwitchTo(level->cxt);
-	nkeys = hash_get_num_entries(level->keys);
-
-	/*
-	 * The transaction has committed: an ERROR here would be a PANIC.  No
-	 * memory for the arrays (or more keys than 1 GB of pointers) is a
-	 * WARNING, and those entries may stay stale until they expire.
-	 */
-	entries = palloc_extended(Max(nkeys, 1) * sizeof(PendingKey *),
-							  MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	keys = palloc_extended(Max(nkeys, 1) * sizeof(char *),
-						   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	lens = palloc_extended(Max(nkeys, 1) * sizeof(uint32),
-						   MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
-	if (entries == NULL || keys == NULL || lens == NULL)
+	oldcxt = MemoryContextSwitchTo(q->cxt);
+	sb = palloc_extended(sizeof(SendBuffer), MCXT_ALLOC_NO_OOM);
+	if (sb == NULL)
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not send the %ld deletes queued by mc_delete_on_commit: out of memory", nkeys),
+				 errmsg("could not send the %ld deletes queued by mc_delete_on_commit: out of memory",
+						q->nspilled + q->nlog),
 				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextDelete(level->cxt);
-		pmc_inval_unpin_all();
-		return;
 	}
-	hash_seq_init(&seq, level->keys);
-	while ((entry = hash_seq_search(&seq)) != NULL)
-		entries[i++] = entry;
-	/* group the keys by configuration (usually there is only one) */
-	for (i = 1; i < nkeys; i++)
-		if (entries[i]->config != entries[0]->config)
-		{
-			qsort(entries, nkeys, sizeof(PendingKey *), compare_config);
-			break;
-		}
-	for (i = 0; i < nkeys; i++)
+	else
 	{
-		keys[i] = entries[i]->data;
-		lens[i] = entries[i]->len;
+		sb->send = pmc_inval_send_begin(pmc_invalidation_hold);
+		sb->n = 0;
+		if (q->file != NULL && q->nspilled > 0)
+			send_spilled(q, sb);
+		(void) send_records(sb, q->log, q->loglen, &n);
+		pmc_inval_send_end(sb->send);
 	}
-	for (long start = 0, end; start < nkeys; start = end)
-	{
-		for (end = start + 1; end < nkeys && entries[end]->config == entries[start]->config; end++)
-			;
-		pmc_inval_send(entries[start]->config, keys + start, lens + start,
-					   end - start, hold);
-	}
+	close_file(q);
 	MemoryContextSwitchTo(oldcxt);
-	MemoryContextDelete(level->cxt);
+	MemoryContextDelete(q->cxt);
 	pmc_inval_unpin_all();
+}
+
+/* The transaction aborted: the memory goes with TopTransactionContext */
+static void
+discard(PendingQueue *q)
+{
+	if (q != NULL)
+		close_file(q);
 }
 
 static void
@@ -354,7 +537,7 @@ invalidation_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (pending != NULL)
+			if (pending_count() > 0)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that has queued memcached deletes"),
@@ -373,7 +556,8 @@ invalidation_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
-			/* the memory goes with TopTransactionContext */
+			discard(pending);
+			discard(committed);
 			pending = NULL;
 			committed = NULL;
 			pmc_inval_unpin_all();
@@ -408,6 +592,7 @@ invalidation_release_callback(ResourceReleasePhase phase, bool isCommit,
 		return;
 	if (!isCommit)
 	{
+		discard(committed);
 		committed = NULL;
 		return;
 	}

@@ -336,30 +336,57 @@ pmc_inval_disconnect(void)
 	}
 }
 
-/* ---------- one batch ---------- */
+/* ---------- the commit-time send ---------- */
 
+/*
+ * One configuration's part of the send.  The keys arrive in chunks (the
+ * queue hands them over as it reads them, from memory or from its
+ * temporary file): the counts, the failed servers and the barrier keys
+ * carry over from one chunk to the next, so a dead server still costs one
+ * connect timeout and the barrier is one get per server at the end.
+ */
 typedef struct SendState
 {
+	BatchConfig *config;
 	memcached_st *mc;			/* the client the batch goes through */
 	memcached_st *route;		/* the acknowledged client: its routing is
 								 * the truth */
 	bool		is_main;		/* route is the main client (stats by server) */
 	bool		quiet;
+	bool		broken;			/* libmemcached aborted or an ERROR: the
+								 * remaining keys are not sent */
 	time_t		hold;			/* > 0: store tombstones for that long */
 	uint32_t	nservers;
 	long	   *sent;			/* per server: keys sent */
 	long	   *failed;			/* per server: keys not deleted */
 	long	   *unacked;		/* per server: quiet keys, counted at the barrier */
 	bool	   *dead;			/* per server: failed, skip its other keys */
-	int		   *last;			/* per server: index of the last key sent */
-	const char **keys;
+	int		   *last;			/* per server: index in the chunk of the
+								 * last quiet key, or -1 */
+	char	  (*barrier)[PMC_MAX_KEY_LEN + 1];	/* per server: the last
+												 * quiet key, for the
+												 * barrier */
+	uint8	   *barrier_len;	/* 0: no quiet key went to that server */
+	const char *const *keys;	/* the current chunk */
 	const uint32 *lens;
-	long		nkeys;
+	int			nkeys;
+	long		total;			/* keys handed over, every chunk */
 	memcached_return_t first_rc;
 	int			first_server;	/* -1: no failure yet */
 	int			first_errno;
 	memcached_st *first_mc;		/* the client that failed first */
 } SendState;
+
+struct PmcInvalSend
+{
+	MemoryContext cxt;
+	int			hold;
+	int			nstates;		/* nconfigs when the send began */
+	SendState **states;			/* by configuration, created on first use */
+};
+
+/* a configuration whose state could not be built: its keys are dropped */
+#define SEND_STATE_FAILED	((SendState *) -1)
 
 static void
 note_failure(SendState *st, memcached_st *mc, int server, memcached_return_t rc)
@@ -395,23 +422,45 @@ server_name(memcached_st *mc, int index)
 	return pmc_instance_name(inst);
 }
 
+/* Every key sent so far counts as failed (their fate is unknown) */
+static void
+fail_all_sent(SendState *st)
+{
+	for (uint32_t s = 0; s < st->nservers; s++)
+	{
+		st->failed[s] += st->sent[s];
+		st->sent[s] = 0;
+	}
+}
+
+/* Keys that were never sent: failed, counted as errors in the statistics */
+static void
+count_lost(SendState *st, long n)
+{
+	instr_time	now;
+
+	if (st != NULL && st != SEND_STATE_FAILED)
+		st->failed[0] += n;
+	INSTR_TIME_SET_CURRENT(now);
+	for (long i = 0; i < n; i++)
+		pmc_stats_count_server(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, 0, 0, now);
+}
+
 /*
- * Send every key of one batch.  May ERROR (the caller turns it into a
+ * Send the keys of one chunk.  May ERROR (the caller turns it into a
  * WARNING).  In ASCII, st->mc is the quiet client: the keys go out in
  * writes of libmemcached's buffer size, flushed every PMC_BATCH_KEYS keys
- * so the server works while we still send, then the barrier.
+ * so the server works while we still send; the barrier comes at the end
+ * of the send (barrier_guarded).
  */
 static void
 send_keys_guarded(void *arg)
 {
 	SendState  *st = (SendState *) arg;
 	memcached_st *mc = st->mc;
-	long		since_flush = 0;
+	int			since_flush = 0;
 
-	instr_time	start_of_batch;
-
-	INSTR_TIME_SET_CURRENT(start_of_batch);
-	for (long i = 0; i < st->nkeys; i++)
+	for (int i = 0; i < st->nkeys; i++)
 	{
 		const char *key = st->keys[i];
 		size_t		len = st->lens[i];
@@ -436,7 +485,7 @@ send_keys_guarded(void *arg)
 
 		if (st->dead[s])
 		{
-			/* this server already failed in this batch: skip its keys */
+			/* this server already failed in this send: skip its keys */
 			st->failed[s]++;
 			INSTR_TIME_SET_CURRENT(start);
 			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
@@ -444,7 +493,9 @@ send_keys_guarded(void *arg)
 			continue;
 		}
 
-		INSTR_TIME_SET_CURRENT(start);
+		/* a quiet key is counted at the barrier: no time of its own */
+		if (!buffered)
+			INSTR_TIME_SET_CURRENT(start);
 		if (st->hold > 0)
 			rc = memcached_set(via, key, len, PMC_TOMBSTONE, PMC_TOMBSTONE_LEN,
 							   st->hold, PMC_TOMBSTONE_FLAGS);
@@ -459,7 +510,7 @@ send_keys_guarded(void *arg)
 				st->sent[s]++;
 				if (buffered)
 				{
-					st->last[s] = (int) i;	/* the barrier's key for s */
+					st->last[s] = i;	/* the barrier's key for s */
 					st->unacked[s]++;
 					outcome = PMC_OUTCOME_UNSET;	/* known at the barrier */
 				}
@@ -486,70 +537,228 @@ send_keys_guarded(void *arg)
 			since_flush = 0;
 		}
 	}
+}
 
-	/*
-	 * Barrier: one get per server that got quiet requests, on the same
-	 * connection (the get flushes what is still buffered first).  Its
-	 * reply proves the requests before it were applied.
-	 */
-	if (st->quiet)
+/*
+ * Barrier: one get per server that got quiet requests, on the same
+ * connection (the get flushes what is still buffered first).  Its reply
+ * proves the requests before it were applied.
+ */
+static void
+barrier_guarded(void *arg)
+{
+	SendState  *st = (SendState *) arg;
+	instr_time	now;
+
+	for (uint32_t s = 0; s < st->nservers; s++)
 	{
-		for (uint32_t s = 0; s < st->nservers; s++)
+		size_t		vlen;
+		uint32_t	flags;
+		memcached_return_t rc;
+		char	   *value;
+		bool		applied;
+
+		if (st->barrier_len[s] == 0)
+			continue;
+		value = memcached_get(st->mc, st->barrier[s], st->barrier_len[s], &vlen, &flags, &rc);
+		if (value)
+			free(value);
+		applied = (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND);
+		if (!applied)
 		{
-			size_t		vlen;
-			uint32_t	flags;
-			memcached_return_t rc;
-			char	   *value;
-			int			k = st->last[s];
-
-			if (k < 0)
-				continue;
-			value = memcached_get(mc, st->keys[k], st->lens[k], &vlen, &flags, &rc);
-			if (value)
-				free(value);
-			if (rc != MEMCACHED_SUCCESS && rc != MEMCACHED_NOTFOUND)
-			{
-				/* not known to be applied: count the server's keys failed */
-				st->failed[s] += st->sent[s];
-				st->sent[s] = 0;
-				note_failure(st, mc, (int) s, rc);
-			}
-
-			/*
-			 * The quiet keys count now that it is known whether they were
-			 * applied: a silent server's keys are errors, not hits.
-			 */
-			INSTR_TIME_SET_CURRENT(start_of_batch);	/* no time of their own */
-			for (long n = 0; n < st->unacked[s]; n++)
-				pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-									   (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
-									   ? PMC_HIT : PMC_ERROR, 0, 0, start_of_batch);
+			/* not known to be applied: count the server's keys failed */
+			st->failed[s] += st->sent[s];
+			st->sent[s] = 0;
+			note_failure(st, st->mc, (int) s, rc);
 		}
+
+		/*
+		 * The quiet keys count now that it is known whether they were
+		 * applied: a silent server's keys are errors, not hits.
+		 */
+		INSTR_TIME_SET_CURRENT(now);
+		for (long n = 0; n < st->unacked[s]; n++)
+			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+								   applied ? PMC_HIT : PMC_ERROR, 0, 0, now);
+		st->unacked[s] = 0;
 	}
 }
 
 /*
- * send_keys_guarded() under the exchange's guard: signals held, the C
- * locale, and a libmemcached abort() caught (a reply that fits no request,
- * from a wrong service or a desynchronised connection): then no key of the
- * batch is known to be deleted.
+ * fn(st) under the exchange's guard: signals held, the C locale, and a
+ * libmemcached abort() caught (a reply that fits no request, from a wrong
+ * service or a desynchronised connection): then no key of this
+ * configuration is known to be deleted, and the rest of them are not sent
+ * (the main client has been rebuilt).
  */
 static void
-send_keys(SendState *st)
+guarded(SendState *st, void (*fn) (void *arg))
 {
-	if (pmc_guarded_call(send_keys_guarded, st))
+	if (pmc_guarded_call(fn, st))
 		return;
-	for (uint32_t s = 0; s < st->nservers; s++)
-	{
-		st->failed[s] += st->sent[s];
-		st->sent[s] = 0;
-	}
+	fail_all_sent(st);
+	st->broken = true;
 	note_failure(st, st->mc, 0, MEMCACHED_PROTOCOL_ERROR);
 	pmc_inval_disconnect();
 }
 
+/* An ERROR while sending is a WARNING: the transaction has committed */
 static void
-report_failures(SendState *st, BatchConfig *c)
+warn_caught(MemoryContext cxt)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	pmc_guard_reset();
+	pmc_disconnect_all();
+	pmc_inval_disconnect();
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
+					edata->message),
+			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+			 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+	FreeErrorData(edata);
+}
+
+static SendState *
+new_state(PmcInvalSend *send, int config)
+{
+	BatchConfig *c = configs[config];
+	SendState  *st = palloc0(sizeof(SendState));
+
+	st->config = c;
+	st->first_server = -1;
+	st->hold = send->hold;
+
+	/*
+	 * The main client when it has these very settings (it keeps one
+	 * ordinary connection per server); our own otherwise.
+	 */
+	if (signature_matches(c->signature))
+	{
+		st->route = pmc_client();
+		st->is_main = true;
+	}
+	else
+		st->route = c->acked;
+	st->quiet = (c->quiet != NULL);
+	st->mc = st->quiet ? c->quiet : st->route;
+	st->nservers = Max(memcached_server_count(st->mc), 1);
+	st->sent = palloc0(st->nservers * sizeof(long));
+	st->failed = palloc0(st->nservers * sizeof(long));
+	st->unacked = palloc0(st->nservers * sizeof(long));
+	st->dead = palloc0(st->nservers * sizeof(bool));
+	st->last = palloc(st->nservers * sizeof(int));
+	st->barrier = palloc(st->nservers * sizeof(*st->barrier));
+	st->barrier_len = palloc0(st->nservers * sizeof(uint8));
+	return st;
+}
+
+/*
+ * Begin the commit-time send.  Never raises an ERROR (the transaction has
+ * committed): NULL, after a WARNING, when there is no memory for it.
+ */
+PmcInvalSend *
+pmc_inval_send_begin(int hold)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	PmcInvalSend *volatile send = NULL;
+
+	PG_TRY();
+	{
+		MemoryContext cxt = AllocSetContextCreate(oldcxt,
+												  "pylibmc_pg delete_on_commit send",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		send = MemoryContextAllocZero(cxt, sizeof(PmcInvalSend));
+		send->cxt = cxt;
+		send->hold = hold;
+		send->nstates = nconfigs;
+		send->states = MemoryContextAllocZero(cxt, Max(nconfigs, 1) * sizeof(SendState *));
+	}
+	PG_CATCH();
+	{
+		warn_caught(oldcxt);
+		send = NULL;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+	return send;
+}
+
+/*
+ * Send n keys of one configuration (namespace not included: the clients
+ * add it).  The keys need to stay valid only during the call.  Never
+ * raises an ERROR.
+ */
+void
+pmc_inval_send_keys(PmcInvalSend *send, int config, const char *const *keys,
+					const uint32 *lens, int n)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	SendState  *volatile st;
+
+	if (send == NULL || n <= 0)
+		return;
+	Assert(config >= 0 && config < send->nstates && configs[config] != NULL);
+	st = send->states[config];
+	if (st == SEND_STATE_FAILED)
+		return;
+	if (st != NULL && st->broken)
+	{
+		count_lost(st, n);
+		return;
+	}
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(send->cxt);
+		if (st == NULL)
+			send->states[config] = st = new_state(send, config);
+		st->keys = keys;
+		st->lens = lens;
+		st->nkeys = n;
+		st->total += n;
+		for (uint32_t s = 0; s < st->nservers; s++)
+			st->last[s] = -1;
+		guarded(st, send_keys_guarded);
+		/* the barrier's keys outlive the chunk */
+		for (uint32_t s = 0; s < st->nservers; s++)
+		{
+			int			k = st->last[s];
+
+			if (k < 0 || st->broken)
+				continue;
+			memcpy(st->barrier[s], keys[k], lens[k]);
+			st->barrier_len[s] = (uint8) lens[k];
+		}
+	}
+	PG_CATCH();
+	{
+		warn_caught(oldcxt);
+		if (st == NULL)
+			send->states[config] = SEND_STATE_FAILED;
+		else
+		{
+			fail_all_sent(st);
+			st->broken = true;
+		}
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* n keys of the transaction that could not be handed over: errors */
+void
+pmc_inval_send_lost(PmcInvalSend *send, long n)
+{
+	count_lost(NULL, n);
+}
+
+static void
+report_failures(SendState *st)
 {
 	long		nfailed = 0;
 	char	   *server;
@@ -567,7 +776,7 @@ report_failures(SendState *st, BatchConfig *c)
 			(errcode(pmc_rc_is_server_failure(st->first_rc) ?
 					 ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
 			 errmsg("could not delete %ld of %ld keys queued by mc_delete_on_commit",
-					nfailed, st->nkeys),
+					nfailed, st->total),
 			 (st->first_rc == MEMCACHED_ERRNO && st->first_errno != 0) ?
 			 errdetail("Memcached server %s: libmemcached: %s: %s.", server, reason,
 					   strerror(st->first_errno)) :
@@ -575,89 +784,45 @@ report_failures(SendState *st, BatchConfig *c)
 			 errhint("The transaction committed; those cache entries may be stale until they expire.")));
 }
 
-/*
- * Send one configuration's keys (namespace not included: the clients add
- * it).  Never raises an ERROR: the transaction has committed.
- */
-void
-pmc_inval_send(int config, const char **keys, const uint32 *lens, long nkeys,
-			   int hold)
+/* One configuration's barrier and WARNING; never raises an ERROR */
+static void
+end_state(PmcInvalSend *send, SendState *st)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	MemoryContext volatile workcxt = NULL;
-	BatchConfig *c;
 
-	if (nkeys == 0)
-		return;
-	Assert(config >= 0 && config < nconfigs && configs[config] != NULL);
-	c = configs[config];
 	PG_TRY();
 	{
-		SendState	st;
-
-		workcxt = AllocSetContextCreate(oldcxt,
-										"pylibmc_pg delete_on_commit send",
-										ALLOCSET_DEFAULT_SIZES);
-		MemoryContextSwitchTo(workcxt);
-		memset(&st, 0, sizeof(st));
-		st.first_server = -1;
-		st.keys = keys;
-		st.lens = lens;
-		st.nkeys = nkeys;
-		st.hold = hold;
-
-		/*
-		 * The main client when it has these very settings (it keeps one
-		 * ordinary connection per server); our own otherwise.
-		 */
-		if (signature_matches(c->signature))
-		{
-			st.route = pmc_client();
-			st.is_main = true;
-		}
-		else
-			st.route = c->acked;
-		st.quiet = (c->quiet != NULL);
-		st.mc = st.quiet ? c->quiet : st.route;
-		st.nservers = Max(memcached_server_count(st.mc), 1);
-		st.sent = palloc0(st.nservers * sizeof(long));
-		st.failed = palloc0(st.nservers * sizeof(long));
-		st.unacked = palloc0(st.nservers * sizeof(long));
-		st.dead = palloc0(st.nservers * sizeof(bool));
-		st.last = palloc(st.nservers * sizeof(int));
-		for (uint32_t s = 0; s < st.nservers; s++)
-			st.last[s] = -1;
-
-		send_keys(&st);
-		if (st.first_server >= 0)
+		MemoryContextSwitchTo(send->cxt);
+		if (st->quiet && !st->broken)
+			guarded(st, barrier_guarded);
+		if (st->first_server >= 0)
 		{
 			/* a failed server may have left a reply */
 			pmc_disconnect_all();
 			pmc_inval_disconnect();
 		}
-		report_failures(&st, c);
+		report_failures(st);
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(workcxt != NULL ? workcxt : oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		pmc_guard_reset();
-		pmc_disconnect_all();
-		pmc_inval_disconnect();
-		ereport(WARNING,
-				(errcode(edata->sqlerrcode),
-				 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
-						edata->message),
-				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
-		FreeErrorData(edata);
+		warn_caught(oldcxt);
 	}
 	PG_END_TRY();
-
 	MemoryContextSwitchTo(oldcxt);
-	if (workcxt != NULL)
-		MemoryContextDelete(workcxt);
+}
+
+/*
+ * End the send: the barrier of each configuration, then its WARNING if
+ * some keys were not deleted.  Never raises an ERROR; the send's memory is
+ * freed.
+ */
+void
+pmc_inval_send_end(PmcInvalSend *send)
+{
+	if (send == NULL)
+		return;
+	for (int i = 0; i < send->nstates; i++)
+		if (send->states[i] != NULL && send->states[i] != SEND_STATE_FAILED)
+			end_state(send, send->states[i]);
+	MemoryContextDelete(send->cxt);
 }

@@ -228,7 +228,11 @@ extern void pmc_inval_queue(const char *key, size_t len, int config);
 extern int	pmc_inval_config(void);
 extern void pmc_inval_unpin_all(void);
 extern void pmc_inval_disconnect(void);
-extern void pmc_inval_send(int config, const char **keys, const uint32 *lens,
-						   long nkeys, int hold);
+typedef struct PmcInvalSend PmcInvalSend;
+extern PmcInvalSend *pmc_inval_send_begin(int hold);
+extern void pmc_inval_send_keys(PmcInvalSend *send, int config,
+								const char *const *keys, const uint32 *lens, int n);
+extern void pmc_inval_send_lost(PmcInvalSend *send, long n);
+extern void pmc_inval_send_end(PmcInvalSend *send);
 
 #endif							/* PYLIBMC_PG_H */

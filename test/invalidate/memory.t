@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+#
+# test/invalidate/memory.t: the invalidation queue's memory is bounded
+# (issue 14.2): past work_mem the queued keys go to a temporary file and
+# come back at commit; savepoints still drop exactly what they queued.
+#
+# A statement-level UPDATE of 100,000 rows under work_mem = 64kB: the
+# backend's peak memory (VmHWM) grows by 4 MB at most (measured: 0.4 MB;
+# before the spill to a file, 9 MB), and every key is deleted at COMMIT.  The
+# shared buffers and WAL buffers the UPDATE touches are touched first by the
+# same UPDATE with the triggers off, so the growth measured is the
+# backend's own memory.  Then ROLLBACK TO SAVEPOINT over keys that went to
+# the file, and over keys still in memory, after keys that went to the
+# file: the deletes sent are exactly those of the levels that committed.
+set -euo pipefail
+
+# shellcheck source=test/fault/lib.sh
+source "$(dirname "$0")/../fault/lib.sh"
+
+echo "1..8"
+
+ROWS=100000
+fault_db pmc_inval_memory
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmc-memory.XXXXXX")
+trap 'rm -rf "$WORK"; fault__cleanup' EXIT
+
+q "CREATE TABLE big (id int PRIMARY KEY, v int) WITH (fillfactor = 30);
+   INSERT INTO big SELECT g, 0 FROM generate_series(1, $ROWS) g;
+   SELECT mc_invalidate_triggers('big', 'mem:{id}');" "VACUUM ANALYZE big" \
+	"CREATE FUNCTION hwm() RETURNS bigint LANGUAGE sql AS
+   \$\$ SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'),
+                            'VmHWM:\\s+(\\d+)'))[1]::bigint \$\$;
+   CREATE FUNCTION sent() RETURNS bigint LANGUAGE sql AS
+   \$\$ SELECT coalesce(sum(calls), 0)::bigint FROM mc_client_stats()
+        WHERE operation = 'delete_on_commit' \$\$;" >/dev/null
+
+cat >"$WORK/big.sql" <<SQL
+SET work_mem = '64kB';
+SELECT count(mc_set('mem:' || i, 'cached')) FROM unnest(ARRAY[1, 50000, $ROWS]) i;
+-- the pages and WAL buffers the UPDATE touches, touched once without triggers
+SET session_replication_role = replica;
+UPDATE big SET v = v + 1;
+RESET session_replication_role;
+VACUUM big;
+SELECT sent() AS sent_before, hwm() AS hwm_before \gset
+UPDATE big SET v = v + 1;
+SELECT 'growth_kb=' || (hwm() - :hwm_before);
+SELECT 'sent=' || (sent() - :sent_before);
+SELECT 'left=' || count(*) FROM mc_get_multi(ARRAY['mem:1', 'mem:50000', 'mem:$ROWS']);
+SQL
+out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/big.sql" 2>&1)
+growth=$(sed -n 's/^growth_kb=//p' <<<"$out")
+diag "VmHWM growth for a $ROWS-row UPDATE with work_mem = 64kB: ${growth:-?} kB"
+between "${growth:-999999}" 0 4096 "the queue of $ROWS keys stays small (VmHWM growth <= 4 MB)"
+is "$(sed -n 's/^sent=//p' <<<"$out")" "$ROWS" "each of the $ROWS keys is sent once"
+is "$(sed -n 's/^left=//p' <<<"$out")" "0" "the keys are deleted at COMMIT, from the file and from memory"
+unlike "$out" "WARNING|ERROR" "no warning"
+
+# Savepoints over spilled keys: 20,000 keys (about 700 kB of queue) go to
+# the file before the first savepoint.
+keys="ARRAY['mem:1', 'mem:20000', 'mem:20001', 'mem:40000', 'mem:45000', 'mem:50000', 'mem:60001', 'mem:70000', 'mem:90000']"
+cat >"$WORK/savepoints.sql" <<SQL
+SET work_mem = '64kB';
+SELECT count(mc_set(k, 'cached')) FROM unnest($keys) k;
+SELECT sent() AS sent_before \gset
+BEGIN;
+UPDATE big SET v = v + 1 WHERE id <= 20000;
+SAVEPOINT s1;
+UPDATE big SET v = v + 1 WHERE id > 20000 AND id <= 40000;
+ROLLBACK TO SAVEPOINT s1;
+UPDATE big SET v = v + 1 WHERE id = 45000;
+SAVEPOINT s2;
+UPDATE big SET v = v + 1 WHERE id = 50000;
+ROLLBACK TO SAVEPOINT s2;
+SAVEPOINT s3;
+UPDATE big SET v = v + 1 WHERE id > 60000 AND id <= 70000;
+RELEASE SAVEPOINT s3;
+SAVEPOINT s4;
+UPDATE big SET v = v + 1 WHERE id > 80000;
+ROLLBACK TO SAVEPOINT s4;
+COMMIT;
+SELECT 'sent=' || (sent() - :sent_before);
+SELECT 'left=' || string_agg(key, ' ' ORDER BY key) FROM mc_get_multi($keys);
+SQL
+out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/savepoints.sql" 2>&1)
+is "$(sed -n 's/^sent=//p' <<<"$out")" "30001" \
+	"after ROLLBACK TO SAVEPOINT over spilled keys, only the committed levels' keys are sent"
+is "$(sed -n 's/^left=//p' <<<"$out")" "mem:20001 mem:40000 mem:50000 mem:90000" \
+	"the rolled-back levels' keys stay cached, the others are deleted"
+unlike "$out" "WARNING|ERROR" "no warning"
+
+# a transaction that spilled and aborted leaves no temporary file behind
+q "SET work_mem = '64kB'" "BEGIN" "UPDATE big SET v = v + 1" "ROLLBACK" >/dev/null
+tmpdir=$(q "SELECT current_setting('data_directory') || '/base/pgsql_tmp'")
+is "$(find "$tmpdir" -type f 2>/dev/null | wc -l)" "0" "no temporary file is left after ROLLBACK and COMMIT"
+
+tap_done
