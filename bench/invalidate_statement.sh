@@ -2,9 +2,10 @@
 #
 # bench/invalidate_statement.sh: the 10,000-row UPDATE with no trigger, with
 # the row-level mc_invalidate trigger and with the statement-level triggers
-# of mc_invalidate_triggers() (issue 14.2), side by side; then the backend's
-# peak memory (VmHWM) for a 1,000,000-row UPDATE with the statement-level
-# triggers.
+# of mc_invalidate_triggers() (issue 14.2), side by side, and the statement
+# and the COMMIT timed apart; then the backend's peak memory (VmHWM, and the
+# peak of its private memory) for a 1,000,000-row UPDATE with the
+# statement-level triggers.
 #
 #   bench/invalidate_statement.sh
 #
@@ -13,8 +14,8 @@
 # harness's throwaway set-up (tools/lib/common.sh: build, install, one
 # memcached, a scratch cluster) and tears it down at the end; on the shared
 # machine run it under the test lock:
-#   flock /tmp/pmc-test.lock env PMC_SKIP_APT=1 bench/invalidate_statement.sh  Each variant runs
-# `pgbench -n -T BENCH_SECS` with one client, the three interleaved
+#   flock /tmp/pmc-test.lock env PMC_SKIP_APT=1 bench/invalidate_statement.sh
+# Each variant runs `pgbench -n -T BENCH_SECS` with one client, the three interleaved
 # (A B C A B C ...) for BENCH_PAIRS rounds; the median TPS is reported.
 # Writes BENCH_OUT/invalidate_statement.md (default: a temporary file,
 # printed).
@@ -72,6 +73,17 @@ for round in $(seq 1 "$PAIRS"); do
 	done
 done
 
+# The statement and the COMMIT apart: pgbench -r's per-statement latency of
+# BEGIN; UPDATE; COMMIT (one run of BENCH_SECS per variant, after the rounds)
+declare -A SPLIT=()
+for t in upd_plain upd_row upd_stmt; do
+	printf 'BEGIN;\nUPDATE %s SET v = v + 1;\nCOMMIT;\n' "$t" >"$WORK/$t-split.sql"
+	"${PSQL[@]}" -d "$DB" -c "VACUUM $t" >/dev/null
+	SPLIT[$t]=$("$PG_BINDIR/pgbench" -n -r -c 1 -T "$SECS" -f "$WORK/$t-split.sql" "$DB" 2>&1 |
+		awk '/ UPDATE upd_/ { u = $1 } / COMMIT;$/ { c = $1 } END { printf "UPDATE %.2f ms, COMMIT %.2f ms", u, c }')
+	echo "split: $t ${SPLIT[$t]}"
+done
+
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 plain=$(median "${TPS[upd_plain]}")
 row=$(median "${TPS[upd_row]}")
@@ -89,7 +101,9 @@ INSERT INTO upd_big SELECT g, 0 FROM generate_series(1, $BIG) g;
 SELECT mc_invalidate_triggers('upd_big', 'bench.big.{id}');
 VACUUM ANALYZE upd_big;
 EOF
-mem=$("${PSQL[@]}" -At -d "$DB" <<'EOF'
+# The peak of the backend's private memory (RssAnon, sampled every 5 ms
+# from /proc while the UPDATE runs) isolates it from the shared buffers.
+cat >"$WORK/big.sql" <<'EOF'
 CREATE TEMP TABLE hwm (phase text, kb bigint);
 CREATE FUNCTION pg_temp.hwm() RETURNS bigint LANGUAGE sql AS
 $$ SELECT (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'VmHWM:\s+(\d+)'))[1]::bigint $$;
@@ -99,13 +113,29 @@ UPDATE upd_big SET v = v + 1;
 RESET session_replication_role;
 VACUUM upd_big;
 INSERT INTO hwm SELECT 'before', pg_temp.hwm();
+SELECT 'anon_before=' || (regexp_match(pg_read_file('/proc/' || pg_backend_pid() || '/status'), 'RssAnon:\s+(\d+)'))[1];
 \timing on
 UPDATE upd_big SET v = v + 1;
 \timing off
 INSERT INTO hwm SELECT 'after', pg_temp.hwm();
 SELECT string_agg(phase || '=' || kb, ' ' ORDER BY phase DESC) FROM hwm;
 EOF
-)
+PGAPPNAME=bench_inval_big "${PSQL[@]}" -At -d "$DB" -f "$WORK/big.sql" >"$WORK/big.out" 2>&1 &
+big_psql=$!
+big_pid=""
+for _ in $(seq 1 100); do
+	big_pid=$("${PSQL[@]}" -At -d postgres -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'bench_inval_big'")
+	[[ -z $big_pid ]] || break
+	sleep 0.05
+done
+anon_peak=0
+while kill -0 "$big_psql" 2>/dev/null; do
+	a=$(awk '/^RssAnon:/ { print $2 }' "/proc/$big_pid/status" 2>/dev/null || true)
+	[[ -z $a ]] || ((a <= anon_peak)) || anon_peak=$a
+	sleep 0.005
+done
+wait "$big_psql"
+mem="$(cat "$WORK/big.out") anon_peak=$anon_peak"
 echo "$mem"
 
 {
@@ -121,7 +151,9 @@ echo "$mem"
 		printf "| mc_invalidate FOR EACH STATEMENT (mc_invalidate_triggers) | %.2f | %.2f | %.2f |\n", s, s / p, s / r
 	}'
 	echo
-	echo "UPDATE of $BIG rows with the statement-level triggers, one backend, work_mem $("${PSQL[@]}" -At -d "$DB" -c 'SHOW work_mem'): VmHWM (kB) $(grep -o 'cold=[0-9]* before=[0-9]* after=[0-9]*' <<<"$mem") (cold: at connection; before: after the same UPDATE without triggers); $(grep -o 'Time: [0-9.]* ms' <<<"$mem")."
+	echo "Statement and COMMIT apart (pgbench -r, BEGIN; UPDATE; COMMIT): no trigger ${SPLIT[upd_plain]}; row-level ${SPLIT[upd_row]}; statement-level ${SPLIT[upd_stmt]}."
+	echo
+	echo "UPDATE of $BIG rows with the statement-level triggers, one backend, work_mem $("${PSQL[@]}" -At -d "$DB" -c 'SHOW work_mem'): VmHWM (kB) $(grep -o 'cold=[0-9]* before=[0-9]* after=[0-9]*' <<<"$mem") (cold: at connection; before: after the same UPDATE without triggers); private memory (RssAnon, kB) $(grep -o 'anon_before=[0-9]*' <<<"$mem"), peak during the UPDATE $(grep -o 'anon_peak=[0-9]*' <<<"$mem"); $(grep -o 'Time: [0-9.]* ms' <<<"$mem")."
 } >"$OUT"
 bench_stmt_cleanup
 cat "$OUT"

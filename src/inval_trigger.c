@@ -22,9 +22,11 @@
  *	- A template naming a column the table lacks: ERROR 42703 at the first
  *	  firing, naming the column and the table.  A malformed template (a "{"
  *	  not closed, a lone "}", "{}"): ERROR 22023 at the first firing.
- *	- It must be fired FOR EACH ROW (BEFORE, AFTER or INSTEAD OF; AFTER is
- *	  the one to use: it sees the final row).  Statement-level firing is an
- *	  error.
+ *	- FOR EACH ROW (BEFORE, AFTER or INSTEAD OF; AFTER is the one to use:
+ *	  it sees the final row), or FOR EACH STATEMENT with the transition
+ *	  tables its event needs (REFERENCING OLD TABLE / NEW TABLE, as
+ *	  mc_invalidate_triggers() creates them): every row of them, with the
+ *	  row form's semantics.
  * The templates are parsed and the columns resolved once per statement
  * (cached in fn_extra, keyed by trigger and relation: a trigger on a
  * partitioned table is cloned to each partition, whose columns may sit at
