@@ -706,7 +706,10 @@ pmc_inval_send_keys(PmcInvalSend *send, int config, const char *const *keys,
 	Assert(config >= 0 && config < send->nstates && configs[config] != NULL);
 	st = send->states[config];
 	if (st == SEND_STATE_FAILED)
+	{
+		count_lost(NULL, n);
 		return;
+	}
 	if (st != NULL && st->broken)
 	{
 		count_lost(st, n);
@@ -739,7 +742,10 @@ pmc_inval_send_keys(PmcInvalSend *send, int config, const char *const *keys,
 	{
 		warn_caught(oldcxt);
 		if (st == NULL)
+		{
 			send->states[config] = SEND_STATE_FAILED;
+			count_lost(NULL, n);
+		}
 		else
 		{
 			fail_all_sent(st);
