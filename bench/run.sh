@@ -362,9 +362,9 @@ if [[ $("${PSQL[@]}" -At -d bench_pmc -c "SELECT to_regproc('mc_invalidate_trigg
 	UPDS_CASE="UPDATE 10,000 rows, statement-level invalidation"
 	item update-statement "$UPDS_CASE" "no trigger" "-" pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 		"$(script upds-plain "UPDATE upd_plain SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_plain"
-	item update-statement "$UPDS_CASE" "mc_invalidate FOR EACH ROW" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	item update-statement "$UPDS_CASE" "row-level mc_invalidate" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 		"$(script upds-row "UPDATE upd_inv SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_inv"
-	item update-statement "$UPDS_CASE" "mc_invalidate FOR EACH STATEMENT" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	item update-statement "$UPDS_CASE" "statement-level mc_invalidate" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 		"$(script upds-stmt "UPDATE upd_stmt SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_stmt"
 fi
 

@@ -17,7 +17,7 @@ set -euo pipefail
 # shellcheck source=test/fault/lib.sh
 source "$(dirname "$0")/../fault/lib.sh"
 
-echo "1..8"
+echo "1..10"
 
 ROWS=100000
 fault_db pmc_inval_memory
@@ -89,9 +89,23 @@ is "$(sed -n 's/^left=//p' <<<"$out")" "mem:20001 mem:40000 mem:50000 mem:90000"
 	"the rolled-back levels' keys stay cached, the others are deleted"
 unlike "$out" "WARNING|ERROR" "no warning"
 
-# a transaction that spilled and aborted leaves no temporary file behind
-q "SET work_mem = '64kB'" "BEGIN" "UPDATE big SET v = v + 1" "ROLLBACK" >/dev/null
-tmpdir=$(q "SELECT current_setting('data_directory') || '/base/pgsql_tmp'")
-is "$(find "$tmpdir" -type f 2>/dev/null | wc -l)" "0" "no temporary file is left after ROLLBACK and COMMIT"
+# The temporary file exists while the transaction is open and is gone at
+# its end, in the same session (a backend's exit would remove it anyway).
+cat >"$WORK/tmpfiles.sql" <<SQL
+SET work_mem = '64kB';
+BEGIN;
+UPDATE big SET v = v + 1;
+SELECT 'during=' || count(*) FROM pg_ls_tmpdir();
+ROLLBACK;
+SELECT 'after_rollback=' || count(*) FROM pg_ls_tmpdir();
+BEGIN;
+UPDATE big SET v = v + 1;
+COMMIT;
+SELECT 'after_commit=' || count(*) FROM pg_ls_tmpdir();
+SQL
+out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/tmpfiles.sql" 2>&1)
+between "$(sed -n 's/^during=//p' <<<"$out")" 1 1000 "past work_mem the queue is in a temporary file"
+is "$(sed -n 's/^after_rollback=//p' <<<"$out")" "0" "ROLLBACK removes it"
+is "$(sed -n 's/^after_commit=//p' <<<"$out")" "0" "COMMIT removes it after the send"
 
 tap_done
