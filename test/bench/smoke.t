@@ -36,6 +36,9 @@ done
 UPD="UPDATE 10,000 rows + invalidation"
 EXPECTED+=("$UPD|-|no trigger" "$UPD|tcp/ascii|pylibmc_pg mc_invalidate"
 	"$UPD|tcp/ascii|pgmemcache per-row memcache_delete")
+UPDS="UPDATE 10,000 rows, statement-level invalidation"
+EXPECTED+=("$UPDS|-|no trigger" "$UPDS|tcp/ascii|row-level mc_invalidate"
+	"$UPDS|tcp/ascii|statement-level mc_invalidate")
 
 echo "1..$((${#EXPECTED[@]} + 5))"
 
