@@ -7,6 +7,7 @@ MODULE_big = pylibmc_pg
 OBJS = \
 	src/admin.o \
 	src/client.o \
+	src/cluster_stats.o \
 	src/codec.o \
 	src/config.o \
 	src/counters.o \

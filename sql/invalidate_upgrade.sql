@@ -1,17 +1,19 @@
 --
 -- ALTER EXTENSION pylibmc_pg UPDATE from 1.0 gives the same objects as a
--- fresh 1.1 install: names and signatures, volatility, strictness,
--- parallel labels, security, settings, bodies, ACLs and comments.
+-- fresh 1.1 install: names and signatures (OUT parameters and defaults
+-- too), volatility, strictness, parallel labels, security, settings,
+-- bodies, views' definitions, ACLs and comments.
 --
 CREATE FUNCTION ext_objects() RETURNS TABLE (object text, attrs text, acl text, comment text)
 LANGUAGE sql AS $$
   SELECT pg_describe_object(d.classid, d.objid, d.objsubid),
          CASE d.classid
            WHEN 'pg_proc'::regclass THEN
-             (SELECT format('%s returns %s %s strict=%s parallel=%s secdef=%s leakproof=%s config=%s lang=%s src=%s',
+             (SELECT format('%s returns %s %s strict=%s parallel=%s secdef=%s leakproof=%s config=%s lang=%s src=%s args=%s',
                             p.oid::regprocedure, p.prorettype::regtype, p.provolatile, p.proisstrict,
                             p.proparallel, p.prosecdef, p.proleakproof, p.proconfig,
-                            (SELECT lanname FROM pg_language WHERE oid = p.prolang), md5(p.prosrc))
+                            (SELECT lanname FROM pg_language WHERE oid = p.prolang), md5(p.prosrc),
+                            pg_get_function_arguments(p.oid))
               FROM pg_proc p WHERE p.oid = d.objid)
            WHEN 'pg_class'::regclass THEN
              (SELECT format('%s %s', c.relkind, CASE WHEN c.relkind = 'v' THEN pg_get_viewdef(c.oid) END)
@@ -48,5 +50,9 @@ UNION ALL
 ORDER BY 1, 2;
 -- the new function, as installed
 SELECT object, attrs, acl, comment FROM fresh WHERE object LIKE '%mc_invalidate%' ORDER BY object;
+-- the cluster-wide counters' objects and their privileges, as installed
+SELECT object, acl LIKE '%pg_monitor=%' AS for_pg_monitor,
+       coalesce(acl !~ '[{,]=', false) AS not_for_public, comment IS NOT NULL AS commented
+FROM fresh WHERE object ~ '^(function|view) mc_cluster_stats' ORDER BY object;
 
 DROP FUNCTION ext_objects();

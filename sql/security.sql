@@ -175,7 +175,7 @@ JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.de
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'pylibmc_pg'
 WHERE NOT has_function_privilege('pmc_app', p.oid, 'EXECUTE')
    OR NOT has_function_privilege('pmc_dba', p.oid, 'EXECUTE')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text;
 SELECT count(*) AS security_definer
 FROM pg_proc p
 JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'

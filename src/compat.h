@@ -30,6 +30,14 @@
 #define pmc_reserve_guc_prefix(prefix) EmitWarningsOnPlaceholders(prefix)
 #endif
 
+/*
+ * Shared memory: since PostgreSQL 15 a preloaded library asks for it in
+ * shmem_request_hook; before, directly from _PG_init().
+ */
+#if PG_VERSION_NUM >= 150000
+#define PMC_HAVE_SHMEM_REQUEST_HOOK 1
+#endif
+
 /* SRF materialize mode: PostgreSQL 15 added InitMaterializedSRF */
 #if PG_VERSION_NUM >= 160000
 #define pmc_init_materialized_srf(fcinfo) InitMaterializedSRF((fcinfo), 0)

@@ -698,6 +698,22 @@ pmc_define_gucs(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	/*
+	 * The cluster-wide counters' table size (cluster_stats.c), as
+	 * pg_stat_statements.max: fixed at server start, so it exists only
+	 * when the library is preloaded (PostgreSQL allows no PGC_POSTMASTER
+	 * setting later).
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("pylibmc_pg.cluster_stats_max",
+								"Most (database, role, server, operation) entries mc_cluster_stats keeps.",
+								"When the table is full, the least used entries are evicted (mc_cluster_stats_info counts them).",
+								&pmc_cluster_stats_max,
+								5000, 10, 1000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
 	defining_gucs = false;
 	placeholder_set_by_superuser = true;
 	pmc_reserve_guc_prefix("pylibmc_pg");
@@ -708,6 +724,7 @@ _PG_init(void)
 {
 	pmc_define_gucs();
 	pmc_invalidation_init();
+	pmc_cluster_stats_init();
 
 	/*
 	 * Until this library is loaded, pylibmc_pg.password is an unprotected

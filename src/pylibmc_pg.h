@@ -9,7 +9,8 @@
  * family (reads.c, writes.c, counters.c, multi.c, admin.c), the
  * transactional invalidation in inval_queue.c (the queue), inval_send.c
  * (the commit-time batch) and inval_trigger.c (mc_invalidate), this
- * backend's own counters in stats.c.
+ * backend's own counters in stats.c, the whole cluster's (shared memory,
+ * when preloaded) in cluster_stats.c.
  *
  *-------------------------------------------------------------------------
  */
@@ -161,6 +162,15 @@ extern void pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t 
 extern void pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 								   size_t sent, size_t received, instr_time start);
 extern const char *pmc_op_name(PmcOp op);
+
+/* ---------- cluster_stats.c: the same counters, cluster-wide ---------- */
+
+extern int	pmc_cluster_stats_max;	/* pylibmc_pg.cluster_stats_max */
+
+extern void pmc_cluster_stats_init(void);
+extern void pmc_cluster_stats_count(int slot, const char *server, PmcOp op,
+									PmcOutcome outcome, size_t sent, size_t received,
+									instr_time elapsed);
 
 /* writes.c: one request; HIT stored/deleted, MISS not, ERROR failed */
 extern PmcOutcome pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,

@@ -7,7 +7,8 @@
  * The counters live in TopMemoryContext for the backend's life.  Servers
  * are remembered by name, so a rebuilt client (a changed setting) keeps
  * adding to the same rows.  Keyless operations (flush_all, stats) count
- * under the server name "(all)".
+ * under the server name "(all)".  Each call counted here is also added to
+ * the whole cluster's counters (cluster_stats.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -116,12 +117,18 @@ pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 {
 	PmcCounters *c;
 	int			slot = 0;
-	instr_time	now;
+	instr_time	elapsed;
 
-	if (known == NULL)
-		return;
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
 	if (index < (uint32_t) nserver_slots)
 		slot = server_slot[index];
+
+	/* the same call in the cluster's counters, when preloaded */
+	pmc_cluster_stats_count(slot, known ? known[slot].name : "(all)", op, outcome,
+							sent, received, elapsed);
+	if (known == NULL)
+		return;
 	c = &known[slot].ops[op];
 	c->calls++;
 	if (outcome == PMC_HIT)
@@ -132,9 +139,7 @@ pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 		c->errors++;
 	c->bytes_sent += sent;
 	c->bytes_received += received;
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, start);
-	INSTR_TIME_ADD(c->time, now);
+	INSTR_TIME_ADD(c->time, elapsed);
 }
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_client_stats);
