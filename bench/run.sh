@@ -32,6 +32,8 @@
 #                       compression: get-tcp-ascii set-tcp-ascii (and the
 #                       other get-/set- transports) multi getn get100k
 #                       set100k get100kz set100kz update update-statement
+#                       preload (mc_get and mc_set with and without
+#                       pylibmc_pg preloaded)
 #   PMC_SKIP_APT=1, PMC_SKIP_BUILD=1, PMC_KEEP=1 as for tools/test.sh
 set -euo pipefail
 
@@ -75,6 +77,7 @@ REUSE=0
 
 # bench_cleanup: what this script made besides the harness's servers.
 bench_cleanup() {
+	! declare -F preload_finish >/dev/null || preload_finish
 	if ((BIG_STARTED)); then
 		pmc_mc_stop bench_big || true
 		BIG_STARTED=0
@@ -366,6 +369,91 @@ if [[ $("${PSQL[@]}" -At -d bench_pmc -c "SELECT to_regproc('mc_invalidate_trigg
 		"$(script upds-row "UPDATE upd_inv SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_inv"
 	item update-statement "$UPDS_CASE" "statement-level mc_invalidate" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
 		"$(script upds-stmt "UPDATE upd_stmt SET v = v + 1 WHERE grp = :client_id;")" "VACUUM upd_stmt"
+fi
+
+# The cost of the cluster-wide counters (issue 17), group "preload": mc_get
+# and mc_set against two throwaway clusters of the same binaries and
+# settings, one with shared_preload_libraries = 'pylibmc_pg' (every call
+# also counted in shared memory), one without; both exist at once and
+# their runs alternate (not preloaded, preloaded, ...).  The ratio
+# preloaded / not preloaded (of the medians, the median of the rounds'
+# ratios, best round to best round, each round) is printed at the end and
+# written to preload.md.
+PRELOAD_CASES=("get 100 B, preload cost" "set 100 B, preload cost")
+PRELOAD_DIR=""
+PRELOAD_DATA=()
+# preload_cluster NAME EXTRA_CONF: initdb and start one; its port in PRELOAD_PORT
+preload_cluster() {
+	local data="$PRELOAD_DIR/$1" port
+	port=$(pmc_free_port) || return 1
+	PRELOAD_PORT=$port
+	(cd "$PRELOAD_DIR" && runuser -u postgres -- "$PG_BINDIR/initdb" -D "$data" -U postgres \
+		--auth=trust --no-sync -E UTF8 --locale=C.UTF-8) >>"$LOG" 2>&1 || return 1
+	printf '%s\n' "port = $port" "listen_addresses = ''" "unix_socket_directories = '$PRELOAD_DIR'" \
+		"fsync = off" "synchronous_commit = off" "full_page_writes = off" "shared_buffers = 32MB" \
+		"pylibmc_pg.servers = '$PMC_TCP'" "$2" >>"$data/postgresql.conf"
+	PRELOAD_DATA+=("$data")
+	(cd "$PRELOAD_DIR" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$data" -l "$data.log" -w -t 60 start) \
+		>>"$LOG" 2>&1 || return 1
+	"${PSQL[@]}" -h "$PRELOAD_DIR" -p "$port" -U postgres -d postgres -c 'CREATE DATABASE bench_pmc' \
+		>>"$LOG" 2>&1 || return 1
+	"${PSQL[@]}" -h "$PRELOAD_DIR" -p "$port" -U postgres -d bench_pmc -c 'CREATE EXTENSION pylibmc_pg' \
+		>>"$LOG" 2>&1 || return 1
+}
+# preload_finish (from bench_cleanup): print and write the ratios, stop the clusters
+preload_finish() {
+	local d
+	if [[ -n "${CSV:-}" && -r "$CSV" ]] && grep -q 'preload cost' "$CSV"; then
+		python3 - "$CSV" "$OUT/preload.md" <<-'PY' || true
+			import csv, statistics, sys
+			runs = {}
+			for r in csv.DictReader(open(sys.argv[1])):
+			    if r["case"].endswith("preload cost"):
+			        runs.setdefault((r["case"], int(r["clients"])), {}).setdefault(r["client"], {})[int(r["round"])] = float(r["tps"])
+			out = ["| case | clients | not preloaded (median TPS) | preloaded | preloaded / not "
+			       "| median of the rounds' ratios | best round / best round | per round |",
+			       "|---|---:|---:|---:|---:|---:|---:|---|"]
+			for (case, n), by in sorted(runs.items()):
+			    off, on = by.get("not preloaded", {}), by.get("preloaded", {})
+			    if not off or not on:
+			        continue
+			    mo, mn = statistics.median(off.values()), statistics.median(on.values())
+			    rounds = " ".join(f"{on[r] / off[r]:.3f}" if off.get(r) else "n/a" for r in sorted(on))
+			    pr = [on[r] / off[r] for r in sorted(on) if off.get(r)]
+			    out.append(f"| {case} | {n} | {mo:,.0f} | {mn:,.0f} | {mn / mo if mo else 0:.3f} "
+			               f"| {statistics.median(pr) if pr else 0:.3f} "
+			               f"| {max(on.values()) / max(off.values()) if max(off.values()) else 0:.3f} | {rounds} |")
+			open(sys.argv[2], "w").write("\n".join(out) + "\n")
+			print("\n".join(out))
+		PY
+	fi
+	for d in "${PRELOAD_DATA[@]}"; do
+		(cd / && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$d" -w -t 30 stop -m fast) >/dev/null 2>&1 || true
+	done
+	PRELOAD_DATA=()
+}
+if [[ -z "${BENCH_CASES:-}" || " $BENCH_CASES " == *" preload "* ]]; then
+	PRELOAD_DIR="$WORK/preload"
+	mkdir -p "$PRELOAD_DIR"
+	chown postgres "$PRELOAD_DIR"
+	preload_cluster off "" || pmc_die "could not start the cluster without preload" "$LOG"
+	PORT_OFF=$PRELOAD_PORT
+	preload_cluster on "shared_preload_libraries = 'pylibmc_pg'" ||
+		pmc_die "could not start the cluster with pylibmc_pg preloaded" "$LOG"
+	PORT_ON=$PRELOAD_PORT
+	"${PSQL[@]}" -At -h "$PRELOAD_DIR" -p "$PORT_ON" -U postgres -d bench_pmc \
+		-c "SELECT mc_get('bench.pmc.v100') IS NOT NULL, count(*) >= 0 FROM mc_cluster_stats" 2>>"$LOG" |
+		grep -qx 't|t' || pmc_die "the preloaded cluster does not count in mc_cluster_stats" "$LOG"
+	S_PRE_GET=$(script preload-get "SELECT mc_get('bench.pmc.v100');")
+	S_PRE_SET=$(script preload-set "SELECT mc_set('bench.pmc.s100', :v100::text);")
+	for pre in "${PRELOAD_CASES[@]}"; do
+		s=$S_PRE_GET
+		[[ $pre == set* ]] && s=$S_PRE_SET
+		item preload "$pre" "not preloaded" tcp/ascii pgbench \
+			"host=$PRELOAD_DIR port=$PORT_OFF user=postgres dbname=bench_pmc" "$(pmc_opts tcp ascii)" "$s"
+		item preload "$pre" "preloaded" tcp/ascii pgbench \
+			"host=$PRELOAD_DIR port=$PORT_ON user=postgres dbname=bench_pmc" "$(pmc_opts tcp ascii)" "$s"
+	done
 fi
 
 # BENCH_CASES: keep only the groups named

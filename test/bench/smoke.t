@@ -39,6 +39,9 @@ EXPECTED+=("$UPD|-|no trigger" "$UPD|tcp/ascii|pylibmc_pg mc_invalidate"
 UPDS="UPDATE 10,000 rows, statement-level invalidation"
 EXPECTED+=("$UPDS|-|no trigger" "$UPDS|tcp/ascii|row-level mc_invalidate"
 	"$UPDS|tcp/ascii|statement-level mc_invalidate")
+for op in "get 100 B, preload cost" "set 100 B, preload cost"; do
+	EXPECTED+=("$op|tcp/ascii|not preloaded" "$op|tcp/ascii|preloaded")
+done
 
 echo "1..$((${#EXPECTED[@]} + 5))"
 
