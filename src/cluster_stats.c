@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
@@ -280,7 +281,8 @@ pmc_cluster_stats_count(int slot, const char *server, PmcOp op, PmcOutcome outco
 	Oid			userid;
 	double		ms;
 
-	if (cs_hash == NULL)
+	/* off, or a process without a PGPROC (LWLocks need one) */
+	if (cs_hash == NULL || MyProc == NULL)
 		return;
 	userid = GetUserId();
 	cell = cache_cell(slot, op);
