@@ -24,7 +24,9 @@
 #
 # Writes INSTR_OUT (default bench/results): instructions.md, instructions.csv.
 #
-# Environment: INSTR_CALLS=20000, INSTR_KEYS=10, INSTR_OUT=DIR; PMC_SKIP_APT=1,
+# Environment: INSTR_CALLS=20000, INSTR_KEYS=10, INSTR_OUT=DIR, INSTR_KEEP=1
+# (keep each callgrind.FUNCTION.PROTOCOL file in INSTR_OUT, for
+# callgrind_annotate --inclusive=yes); PMC_SKIP_APT=1,
 # PMC_SKIP_BUILD=1 as for tools/test.sh.  Reuses the environment when PGHOST
 # and PMC_TCP are set (inside bench/run.sh or a sourced env.sh).
 set -euo pipefail
@@ -101,6 +103,7 @@ count() {
 		"$PG_BINDIR/postgres" --single -D "$IWORK/data" "$@" "$db" \
 		<<<"$sql" >>"$ILOG" 2>&1 || pmc_die "callgrind run of $fn failed" "$ILOG"
 	callgrind_annotate "$out" 2>>"$ILOG" | awk -v n="$CALLS" '/PROGRAM TOTALS/ { gsub(",", "", $1); printf "%d\n", $1 / n; exit }'
+	if [[ -n "${INSTR_KEEP:-}" ]]; then cp "$out" "$OUT/callgrind.$fn.$proto"; fi
 	rm -f "$out"
 }
 

@@ -284,7 +284,10 @@ pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
 			appendStringInfo(&buf, "\"%s\": %lld", info->name, (long long) pickle_protocol);
 			continue;
 		}
-		value = memcached_behavior_get(mc, (memcached_behavior_t) info->id);
+		if (info->id == MEMCACHED_BEHAVIOR_SUPPORT_CAS)
+			value = pmc_client_cas_wanted();	/* off between mc_gets calls */
+		else
+			value = memcached_behavior_get(mc, (memcached_behavior_t) info->id);
 		if (info->id == MEMCACHED_BEHAVIOR_HASH && pmc_hash_name(value))
 			appendStringInfo(&buf, "\"%s\": \"%s\"", info->name, pmc_hash_name(value));
 		else if (info->kind == PMC_BK_DISTRIBUTION && pmc_distribution_name(value))
