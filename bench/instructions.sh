@@ -140,6 +140,43 @@ done
 hits=$(grep -c "count = \"$((CALLS * NKEYS))\"\|count = \"$CALLS\"" "$ILOG" || true)
 ((hits == 12)) || pmc_die "expected 12 statements of $CALLS calls that all hit, found $hits" "$ILOG"
 
+# Syscalls per call (strace -c -f on postgres --single, no valgrind): the
+# same statements at CALLS and 2 x CALLS calls, the difference / CALLS, so
+# start-up and connection syscalls cancel out.  "name xN" per syscall.
+syscalls() { # DB SQL-WITH-@N@ OPTIONS...
+	local db=$1 sql=$2 n out a b
+	shift 2
+	for n in "$CALLS" $((CALLS * 2)); do
+		out="$IWORK/st.$n"
+		strace -f -c -o "$out" runuser -u postgres -- "$PG_BINDIR/postgres" --single -D "$IWORK/data" "$@" "$db" \
+			<<<"${sql//@N@/$n}" >>"$ILOG" 2>&1 || pmc_die "strace run failed" "$ILOG"
+	done
+	awk -v n="$CALLS" '
+		FNR == 1 { f++ }
+		$NF ~ /^[a-z_0-9]+$/ && $(NF - 1) ~ /^[0-9]+$/ && $NF != "total" && $NF != "syscall" {
+			calls = ($(NF - 2) ~ /^[0-9]+$/ && NF == 6) ? $(NF - 2) : $(NF - 1)
+			c[f, $NF] = calls; names[$NF] = 1
+		}
+		END {
+			for (s in names) { d = (c[2, s] - c[1, s]) / n; if (d >= 0.05) { printf "%s%s x%.1f", sep, s, d; sep = ", "; t += d } }
+			printf "|%.1f\n", t
+		}' "$IWORK/st.$CALLS" "$IWORK/st.$((CALLS * 2))"
+}
+SCSV="$OUT/syscalls.csv"
+echo "operation,protocol,client,per_call,syscalls" >"$SCSV"
+for proto in ascii binary; do
+	bin=off pgmb=(-c pgmemcache.default_behavior=BINARY_PROTOCOL:0)
+	[[ $proto == ascii ]] || bin=on pgmb=()
+	popt=("${PMC_OPT[@]}" -c "pylibmc_pg.binary_protocol=$bin")
+	gopt=(-c "pgmemcache.default_servers=$PMC_TCP" "${pgmb[@]}")
+	r=$(syscalls ipmc "SELECT mc_set('instr.pmc.v', '$V100')
+SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, @N@)" "${popt[@]}")
+	echo "mc_get 100 B,$proto,pylibmc_pg,${r#*|},\"${r%|*}\"" >>"$SCSV"
+	r=$(syscalls ipgm "SELECT memcache_set('instr.pgm.v', '$V100'::text)
+SELECT count(memcache_get('instr.pgm.v'::text)) FROM generate_series(1, @N@)" "${gopt[@]}")
+	echo "mc_get 100 B,$proto,pgmemcache,${r#*|},\"${r%|*}\"" >>"$SCSV"
+done
+
 {
 	echo "## Instructions per call (callgrind)"
 	echo
@@ -152,6 +189,12 @@ hits=$(grep -c "count = \"$((CALLS * NKEYS))\"\|count = \"$CALLS\"" "$ILOG" || t
 	tail -n +2 "$CSV" | awk -F, '
 		function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
 		{ printf "| %s | %s | %s | %s | %.2fx |\n", $1, $2, th($3), th($4), $3 / $4 }'
+	echo
+	echo "Syscalls per call (strace -c -f on postgres --single, ($((CALLS * 2)) calls - $CALLS calls) / $CALLS):"
+	echo
+	echo "| operation | protocol | client | syscalls per call | which |"
+	echo "|---|---|---|---:|---|"
+	tail -n +2 "$SCSV" | awk -F, '{ w = $0; sub(/^[^"]*"/, "", w); sub(/"$/, "", w); printf "| %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, w }'
 } >"$OUT/instructions.md"
 pmc_step "instructions: $OUT/instructions.md"
 cat "$OUT/instructions.md"

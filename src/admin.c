@@ -264,7 +264,7 @@ pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
 
 	if (pmc_behavior_list)
 		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
-			if (pmc_behavior_list->settings[i].id < 0)
+			if (pmc_behavior_list->settings[i].id == PMC_BEHAVIOR_PYLIBMC_ONLY)
 				pickle_protocol = pmc_behavior_list->settings[i].value;
 
 	initStringInfo(&buf);
@@ -279,7 +279,7 @@ pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
 		if (!first)
 			appendStringInfoString(&buf, ", ");
 		first = false;
-		if (info->id < 0)
+		if (info->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
 		{
 			appendStringInfo(&buf, "\"%s\": %lld", info->name, (long long) pickle_protocol);
 			continue;

@@ -281,6 +281,32 @@ check_settings_combination(void)
 }
 
 /*
+ * Apply pylibmc_pg.behaviors' libmemcached behaviors to mc, in order (the
+ * pylibmc-only ones are skipped).  On a refusal, returns libmemcached's
+ * result and sets *refused to the setting; the ones before it are applied.
+ */
+memcached_return_t
+pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
+					const PmcBehaviorSetting **refused)
+{
+	for (int i = 0; i < list->nsettings; i++)
+	{
+		const PmcBehaviorSetting *s = &list->settings[i];
+		memcached_return_t rc;
+
+		if (s->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
+			continue;
+		rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
+		if (rc != MEMCACHED_SUCCESS)
+		{
+			*refused = s;
+			return rc;
+		}
+	}
+	return MEMCACHED_SUCCESS;
+}
+
+/*
  * Configure a fresh memcached_st.  Returns NULL on success, or a message
  * (in the caller's memory context) when libmemcached refused something;
  * the caller frees mc then.
@@ -310,18 +336,13 @@ configure_client(memcached_st *mc, const char *password)
 
 	if (pmc_behavior_list != NULL)
 	{
-		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
-		{
-			const PmcBehaviorSetting *s = &pmc_behavior_list->settings[i];
+		const PmcBehaviorSetting *refused;
 
-			if (s->id < 0)
-				continue;		/* pylibmc-only (pickle_protocol) */
-			rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
-			if (rc != MEMCACHED_SUCCESS)
-				return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
-								pmc_behavior_name(s->id), (long long) s->value,
-								memcached_strerror(mc, rc));
-		}
+		rc = pmc_apply_behaviors(mc, pmc_behavior_list, &refused);
+		if (rc != MEMCACHED_SUCCESS)
+			return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
+							pmc_behavior_name(refused->id), (long long) refused->value,
+							memcached_strerror(mc, rc));
 	}
 
 	for (int i = 0; i < servers->nservers; i++)

@@ -533,13 +533,11 @@ set_json_value(SetMultiArgs *args, text *key, JsonbValue *v)
 		case jbvNumeric:
 			{
 				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-				bool		integral = true;
+				const char *digits = (*s == '-') ? s + 1 : s;
+				bool		integral = pmc_all_digits(digits, strlen(digits));
 				int64		i64;
 				char	   *end;
 
-				for (char *p = (*s == '-') ? s + 1 : s; *p; p++)
-					if (*p < '0' || *p > '9')
-						integral = false;
 				errno = 0;
 				i64 = strtoll(s, &end, 10);
 				if (integral && errno == 0 && *end == '\0')

@@ -77,6 +77,8 @@ extern memcached_st *pmc_client(void);
 extern memcached_st *pmc_client_for_key(const char *key, size_t keylen);
 extern memcached_result_st *pmc_client_result(void);
 extern memcached_result_st *pmc_client_spare_result(void);
+extern memcached_return_t pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
+											  const PmcBehaviorSetting **refused);
 extern bool pmc_client_cas_wanted(void);
 extern void pmc_client_keep_value(char *value);
 extern void pmc_client_release_value(void);

@@ -29,27 +29,16 @@ PG_FUNCTION_INFO_V1(pylibmc_pg_set_raw);
 PG_FUNCTION_INFO_V1(pylibmc_pg_delete);
 PG_FUNCTION_INFO_V1(pylibmc_pg_touch);
 
+/* The verb of "could not VERB key": the operation's name (stats.c's table) */
 static const char *
 op_verb(PmcOp op)
 {
 	switch (op)
 	{
-		case PMC_OP_SET:
-			return "set";
-		case PMC_OP_ADD:
-			return "add";
-		case PMC_OP_REPLACE:
-			return "replace";
 		case PMC_OP_APPEND:
 			return "append to";
 		case PMC_OP_PREPEND:
 			return "prepend to";
-		case PMC_OP_CAS:
-			return "cas";
-		case PMC_OP_DELETE:
-			return "delete";
-		case PMC_OP_TOUCH:
-			return "touch";
 		default:
 			return pmc_op_name(op);
 	}
