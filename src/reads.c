@@ -112,9 +112,15 @@ fetch_one_getk(memcached_st *mc, ReadArgs *a)
 	pmc_client_keep_value(value);
 	if (rc == MEMCACHED_SUCCESS)
 	{
+		const memcached_result_st *reply = &mc->result;	/* what it read into */
+
 		/* an empty value comes back as NULL; NULL for bytes: out of memory */
 		if (value == NULL && len > 0)
 			return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+		/* a reply for another key: the connection is out of step, never its value */
+		if (memcached_result_key_length(reply) != a->keylen ||
+			memcmp(memcached_result_key_value(reply), a->key, a->keylen) != 0)
+			return MEMCACHED_PROTOCOL_ERROR;
 		raw->data = value;
 		raw->len = len;
 		raw->flags = flags;

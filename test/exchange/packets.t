@@ -9,13 +9,15 @@
 #   - ASCII protocol: mc_get sends "get" (CAS parsing is off: no "gets"),
 #     mc_gets sends "gets" and returns a token, and the mc_get after it
 #     sends "get" again; mc_behaviors() still shows cas = 1;
-#   - binary mc_gets still returns a token (its GETKQ path).
+#   - binary mc_gets still returns a token (its GETKQ path);
+#   - a GETK answered with another key's value (a scripted peer: a
+#     connection out of step) is an ERROR 08P01, never that value.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/exchange/lib.sh
 source test/exchange/lib.sh
 
-tap_plan 12
+tap_plan 14
 command -v strace >/dev/null || { echo "Bail out! strace is missing (Debian package strace)"; exit 1; }
 
 fault_db pmc_exch_packets
@@ -83,3 +85,9 @@ is "$(sends 'gets ')" 1 "ascii: mc_gets sends gets"
 traced "SELECT mc_get('pk.hit')"
 is "$(sends 'get ')|$(sends 'gets ')" "1|0" "ascii: the mc_get after an mc_gets sends get again"
 is "$(sess "SELECT mc_behaviors()->>'cas'")" 1 "mc_behaviors() shows cas = 1"
+
+# ---- a reply for another key ----
+peer_start PEER bin-other-key || { echo "Bail out! cannot start the scripted peer"; exit 1; }
+OUT=$(qv "SET pylibmc_pg.servers = '$PEER'" "SET pylibmc_pg.binary_protocol = on" "SELECT mc_get('wanted')")
+like "$OUT" "08P01" "binary: a GETK answered for another key is an ERROR 08P01"
+unlike "$OUT" "EVIL" "binary: ... and never returns that key's value"
