@@ -108,13 +108,18 @@ count() {
 }
 
 PMC_OPT=(-c shared_preload_libraries=pylibmc_pg -c "pylibmc_pg.servers=$PMC_TCP")
+# proto_opts ascii|binary: popt and gopt, the backend options of each extension
+proto_opts() {
+	local bin=off
+	local -a pgmb=(-c pgmemcache.default_behavior=BINARY_PROTOCOL:0)
+	[[ $1 == ascii ]] || bin=on pgmb=()
+	popt=("${PMC_OPT[@]}" -c "pylibmc_pg.binary_protocol=$bin")
+	gopt=(-c "pgmemcache.default_servers=$PMC_TCP" "${pgmb[@]}")
+}
 CSV="$OUT/instructions.csv"
 echo "operation,protocol,pylibmc_pg,pgmemcache" >"$CSV"
 for proto in ascii binary; do
-	bin=off pgmb=(-c pgmemcache.default_behavior=BINARY_PROTOCOL:0)
-	[[ $proto == ascii ]] || bin=on pgmb=()
-	popt=("${PMC_OPT[@]}" -c "pylibmc_pg.binary_protocol=$bin")
-	gopt=(-c "pgmemcache.default_servers=$PMC_TCP" "${pgmb[@]}")
+	proto_opts "$proto"
 	pk=$(pmc_keys "instr.pmc.m") gk=$(pmc_keys "instr.pgm.m")
 	pmc_step "instructions: $proto, $CALLS calls each"
 
@@ -165,10 +170,7 @@ syscalls() { # DB SQL-WITH-@N@ OPTIONS...
 SCSV="$OUT/syscalls.csv"
 echo "operation,protocol,client,per_call,syscalls" >"$SCSV"
 for proto in ascii binary; do
-	bin=off pgmb=(-c pgmemcache.default_behavior=BINARY_PROTOCOL:0)
-	[[ $proto == ascii ]] || bin=on pgmb=()
-	popt=("${PMC_OPT[@]}" -c "pylibmc_pg.binary_protocol=$bin")
-	gopt=(-c "pgmemcache.default_servers=$PMC_TCP" "${pgmb[@]}")
+	proto_opts "$proto"
 	r=$(syscalls ipmc "SELECT mc_set('instr.pmc.v', '$V100')
 SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, @N@)" "${popt[@]}")
 	echo "mc_get 100 B,$proto,pylibmc_pg,${r#*|},\"${r%|*}\"" >>"$SCSV"
