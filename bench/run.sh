@@ -33,7 +33,8 @@
 #                       other get-/set- transports) multi getn get100k
 #                       set100k get100kz set100kz update update-statement
 #                       preload (mc_get and mc_set with and without
-#                       pylibmc_pg preloaded)
+#                       pylibmc_pg preloaded), and instructions
+#                       (bench/instructions.sh, also part of a full run)
 #   PMC_SKIP_APT=1, PMC_SKIP_BUILD=1, PMC_KEEP=1 as for tools/test.sh
 set -euo pipefail
 
@@ -456,6 +457,18 @@ if [[ -z "${BENCH_CASES:-}" || " $BENCH_CASES " == *" preload "* ]]; then
 	done
 fi
 
+# Instructions per call (bench/instructions.sh, callgrind): in a full run,
+# or with the group "instructions" in BENCH_CASES; its table goes into results.md.
+INSTR_RAN=0
+if [[ " ${BENCH_CASES:-} " == *" instructions "* || (-z "${BENCH_CASES:-}" && $SMOKE != 1) ]]; then
+	INSTR_OUT=$OUT "$BENCH_DIR/instructions.sh" || pmc_die "bench/instructions.sh failed"
+	INSTR_RAN=1
+	if [[ -n "${BENCH_CASES:-}" ]]; then
+		BENCH_CASES=$(tr ' ' '\n' <<<"$BENCH_CASES" | grep -vx 'instructions' | tr '\n' ' ' || true)
+		[[ -n "${BENCH_CASES// /}" ]] || exit 0
+	fi
+fi
+
 # BENCH_CASES: keep only the groups named
 if [[ -n "${BENCH_CASES:-}" ]]; then
 	kept=()
@@ -631,6 +644,7 @@ DURATION="pgbench -T $SECS"
 [[ $SMOKE != 1 ]] || DURATION="smoke: pgbench -t 100 (UPDATE -t 1)"
 BENCH_META="$DURATION, pairs=$PAIRS clients=${CLIENT_COUNTS[*]} raw_secs=$RAW_SECS; $(nproc) CPUs; $(memcached -V); PostgreSQL $("$PG_BINDIR/postgres" -V | awk '{ print $3 }'); pylibmc_pg.so of $(stat -c %y "$("$PMC_PG_CONFIG" --pkglibdir)/pylibmc_pg.so" | cut -d. -f1), checkout $(git -C "$BENCH_DIR/.." rev-parse --short HEAD 2>/dev/null || echo unknown); $(date -u '+%F %H:%M UTC')"
 python3 "$BENCH_DIR/report.py" "$OUT" "$WORK/skipped.txt" "$BENCH_META" || pmc_die "report.py failed"
+((INSTR_RAN == 0)) || { echo; cat "$OUT/instructions.md"; } >>"$OUT/results.md"
 if command -v gnuplot >/dev/null; then
 	gnuplot "$OUT/chart.gp" >>"$LOG" 2>&1 || pmc_error "gnuplot failed (log: $LOG)"
 fi

@@ -264,7 +264,7 @@ pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
 
 	if (pmc_behavior_list)
 		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
-			if (pmc_behavior_list->settings[i].id < 0)
+			if (pmc_behavior_list->settings[i].id == PMC_BEHAVIOR_PYLIBMC_ONLY)
 				pickle_protocol = pmc_behavior_list->settings[i].value;
 
 	initStringInfo(&buf);
@@ -279,12 +279,15 @@ pylibmc_pg_behaviors(PG_FUNCTION_ARGS)
 		if (!first)
 			appendStringInfoString(&buf, ", ");
 		first = false;
-		if (info->id < 0)
+		if (info->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
 		{
 			appendStringInfo(&buf, "\"%s\": %lld", info->name, (long long) pickle_protocol);
 			continue;
 		}
-		value = memcached_behavior_get(mc, (memcached_behavior_t) info->id);
+		if (info->id == MEMCACHED_BEHAVIOR_SUPPORT_CAS)
+			value = pmc_client_cas_wanted();	/* off between mc_gets calls */
+		else
+			value = memcached_behavior_get(mc, (memcached_behavior_t) info->id);
 		if (info->id == MEMCACHED_BEHAVIOR_HASH && pmc_hash_name(value))
 			appendStringInfo(&buf, "\"%s\": \"%s\"", info->name, pmc_hash_name(value));
 		else if (info->kind == PMC_BK_DISTRIBUTION && pmc_distribution_name(value))

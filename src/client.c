@@ -58,6 +58,25 @@ typedef struct PmcClientState
 	memcached_result_st result_storage;
 	memcached_result_st *result;
 
+	/*
+	 * A second kept buffer, for the reads after the value (the END marker,
+	 * or a reply we did not ask for): given no buffer, libmemcached would
+	 * malloc and free one per call.
+	 */
+	memcached_result_st spare_storage;
+	memcached_result_st *spare;
+
+	/*
+	 * CAS tokens (the "cas" behavior, on unless pylibmc_pg.behaviors turns
+	 * it off): libmemcached's SUPPORT_CAS stays off, so that plain ASCII
+	 * gets are "get" and parse no token; pmc_client_set_cas() turns it on
+	 * around the reads that return one (mc_gets).
+	 */
+	bool		cas_wanted;
+
+	/* a value memcached_get() malloc'd, until it is decoded (reads.c) */
+	char	   *taken_value;
+
 	/* a request is in flight: its replies may be on the sockets */
 	bool		io_pending;
 
@@ -100,12 +119,25 @@ pmc_reset_connections(void)
 	reset_connections();
 }
 
+/*
+ * After an ERROR: CAS parsing back off (an ERROR inside an mc_gets, see
+ * cas_wanted), and a value an mc_get was decoding freed.
+ */
+static void
+abort_cleanup(void)
+{
+	if (state.mc != NULL)
+		memcached_behavior_set(state.mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 0);
+	pmc_client_release_value();
+}
+
 static void
 client_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 	{
 		pmc_guard_reset();
+		abort_cleanup();
 		if (state.io_pending)
 			reset_connections();
 	}
@@ -118,6 +150,7 @@ client_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	if (event == SUBXACT_EVENT_ABORT_SUB)
 	{
 		pmc_guard_reset();
+		abort_cleanup();
 		if (state.io_pending)
 			reset_connections();
 	}
@@ -132,12 +165,15 @@ reset_client_state(void)
 {
 	if (state.result != NULL)
 		memcached_result_free(state.result);
+	if (state.spare != NULL)
+		memcached_result_free(state.spare);
 	if (state.mc != NULL)
 		memcached_free(state.mc);
 	if (state.probe != NULL)
 		pfree(state.probe);
 	if (state.signature != NULL)
 		pfree(state.signature);
+	pmc_client_release_value();
 	memset(&state, 0, sizeof(state));
 	state.stale = true;
 }
@@ -245,6 +281,32 @@ check_settings_combination(void)
 }
 
 /*
+ * Apply pylibmc_pg.behaviors' libmemcached behaviors to mc, in order (the
+ * pylibmc-only ones are skipped).  On a refusal, returns libmemcached's
+ * result and sets *refused to the setting; the ones before it are applied.
+ */
+memcached_return_t
+pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
+					const PmcBehaviorSetting **refused)
+{
+	for (int i = 0; i < list->nsettings; i++)
+	{
+		const PmcBehaviorSetting *s = &list->settings[i];
+		memcached_return_t rc;
+
+		if (s->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
+			continue;
+		rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
+		if (rc != MEMCACHED_SUCCESS)
+		{
+			*refused = s;
+			return rc;
+		}
+	}
+	return MEMCACHED_SUCCESS;
+}
+
+/*
  * Configure a fresh memcached_st.  Returns NULL on success, or a message
  * (in the caller's memory context) when libmemcached refused something;
  * the caller frees mc then.
@@ -274,18 +336,13 @@ configure_client(memcached_st *mc, const char *password)
 
 	if (pmc_behavior_list != NULL)
 	{
-		for (int i = 0; i < pmc_behavior_list->nsettings; i++)
-		{
-			const PmcBehaviorSetting *s = &pmc_behavior_list->settings[i];
+		const PmcBehaviorSetting *refused;
 
-			if (s->id < 0)
-				continue;		/* pylibmc-only (pickle_protocol) */
-			rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
-			if (rc != MEMCACHED_SUCCESS)
-				return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
-								pmc_behavior_name(s->id), (long long) s->value,
-								memcached_strerror(mc, rc));
-		}
+		rc = pmc_apply_behaviors(mc, pmc_behavior_list, &refused);
+		if (rc != MEMCACHED_SUCCESS)
+			return psprintf("libmemcached refused behavior \"%s\" = %lld with these settings: %s",
+							pmc_behavior_name(refused->id), (long long) refused->value,
+							memcached_strerror(mc, rc));
 	}
 
 	for (int i = 0; i < servers->nservers; i++)
@@ -373,13 +430,16 @@ build_client(void)
 	 * freed by memcached_fetch_result() at the end of a fetch.
 	 */
 	state.result = memcached_result_create(mc, &state.result_storage);
-	if (state.result == NULL)
+	state.spare = memcached_result_create(mc, &state.spare_storage);
+	if (state.result == NULL || state.spare == NULL)
 	{
 		reset_client_state();
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory")));
 	}
+	state.cas_wanted = memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS) != 0;
+	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 0);
 	state.signature = MemoryContextStrdup(TopMemoryContext, signature);
 	pfree(signature);
 	state.nprobe = memcached_server_count(mc);
@@ -526,6 +586,51 @@ pmc_client_result(void)
 	return state.result;
 }
 
+/* The second kept result buffer: see spare in PmcClientState */
+memcached_result_st *
+pmc_client_spare_result(void)
+{
+	return state.spare;
+}
+
+/* Keep a value memcached_get() returned until it is decoded (or freed) */
+void
+pmc_client_keep_value(char *value)
+{
+	pmc_client_release_value();
+	state.taken_value = value;
+}
+
+void
+pmc_client_release_value(void)
+{
+	if (state.taken_value != NULL)
+	{
+		free(state.taken_value);
+		state.taken_value = NULL;
+	}
+}
+
+/* May reads return CAS tokens (the "cas" behavior)? */
+bool
+pmc_client_cas_wanted(void)
+{
+	return state.cas_wanted;
+}
+
+/*
+ * CAS parsing on for the read that returns a token, off after it, inside
+ * that read's exchange function (a libmemcached abort there rebuilds the
+ * client, which starts with it off).  Binary replies always carry the
+ * token: the behavior changes only the ASCII command ("gets" or "get").
+ */
+void
+pmc_client_set_cas(memcached_st *mc, bool on)
+{
+	if (mc == state.mc)
+		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, on ? 1 : 0);
+}
+
 void
 pmc_disconnect_all(void)
 {
@@ -550,7 +655,8 @@ pmc_client_is_udp(void)
 void
 pmc_forbid_udp(const char *what)
 {
-	if (pmc_client_is_udp())
+	if (unlikely(pmc_server_list != NULL &&
+				 pmc_server_list->transport == PMC_TRANSPORT_UDP))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("%s is not supported over UDP", what),

@@ -52,6 +52,25 @@ pmc_value_argtype(FunctionCallInfo fcinfo, int argno)
 	return typid;
 }
 
+/*
+ * pmc_value_argtype(), looked up once per call site: the type of an
+ * argument is fixed by the call's expression, so it is kept in fn_extra.
+ * Only for functions that use fn_extra for nothing else (not the
+ * set-returning ones).
+ */
+Oid
+pmc_value_argtype_cached(FunctionCallInfo fcinfo, int argno)
+{
+	Oid		   *cached = (Oid *) fcinfo->flinfo->fn_extra;
+
+	if (likely(cached != NULL))
+		return *cached;
+	cached = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(Oid));
+	*cached = pmc_value_argtype(fcinfo, argno);
+	fcinfo->flinfo->fn_extra = cached;
+	return *cached;
+}
+
 void
 pmc_check_value_type(Oid typid)
 {
@@ -78,10 +97,7 @@ pmc_check_value_type(Oid typid)
 static void
 encode_utf8(const char *s, int len, PmcValue *out)
 {
-	char	   *utf8 = pg_server_to_any(s, len, PG_UTF8);
-
-	out->data = utf8;
-	out->len = (utf8 == s) ? (size_t) len : strlen(utf8);
+	out->data = pmc_server_to_utf8(s, len, &out->len);
 }
 
 /*

@@ -25,8 +25,6 @@
 
 #include "config.h"
 
-#define PMC_BEHAVIOR_PYLIBMC_ONLY	(-1)
-
 /* Every name pylibmc 1.6.3 accepts in Client(behaviors=...) */
 const PmcBehaviorInfo pmc_behavior_table[] = {
 	{"no_block", MEMCACHED_BEHAVIOR_NO_BLOCK, PMC_BK_BOOL},

@@ -51,6 +51,9 @@ typedef struct PmcServerList
  * Behaviors: pylibmc's names, mapped to libmemcached's behavior numbers.
  * 'id' is a memcached_behavior_t value.
  */
+/* the id of a behavior only pylibmc has (pickle_protocol): not libmemcached's */
+#define PMC_BEHAVIOR_PYLIBMC_ONLY	(-1)
+
 typedef struct PmcBehaviorSetting
 {
 	int			id;

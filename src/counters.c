@@ -100,10 +100,7 @@ peek_value(memcached_st *mc, void *arg)
 
 	if (rc == MEMCACHED_SUCCESS)
 	{
-		a->not_counter = (len == 0 || len > 20);
-		for (size_t i = 0; i < len && !a->not_counter; i++)
-			if (value[i] < '0' || value[i] > '9')
-				a->not_counter = true;
+		a->not_counter = (len == 0 || len > 20 || !pmc_all_digits(value, len));
 	}
 	if (value)
 		free(value);

@@ -109,7 +109,7 @@ pmc_guard_enter(void)
 		guard_init();
 	if (guard.active)
 		pmc_guard_reset();
-	sigprocmask(SIG_BLOCK, &BlockSig, &guard.saved_mask);
+	pthread_sigmask(SIG_BLOCK, &BlockSig, &guard.saved_mask);
 	guard.saved_locale = uselocale(c_locale);
 	guard.active = true;
 	pmc_io_begin();
@@ -122,7 +122,7 @@ pmc_guard_leave(void)
 		return;
 	guard.active = false;
 	uselocale(guard.saved_locale);
-	sigprocmask(SIG_SETMASK, &guard.saved_mask, NULL);
+	pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
 	pmc_io_end();
 }
 
@@ -137,7 +137,7 @@ pmc_guard_reset(void)
 		/* quitting waits too: still with the signals held */
 		pmc_reset_connections();
 		uselocale(guard.saved_locale);
-		sigprocmask(SIG_SETMASK, &guard.saved_mask, NULL);
+		pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
 	}
 	call_tracking = false;
 }
@@ -153,9 +153,9 @@ pmc_quit_guarded(memcached_st *mc)
 
 	if (mc == NULL)
 		return;
-	sigprocmask(SIG_BLOCK, &BlockSig, &saved);
+	pthread_sigmask(SIG_BLOCK, &BlockSig, &saved);
 	memcached_quit(mc);
-	sigprocmask(SIG_SETMASK, &saved, NULL);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 }
 
 /* ---------- per-call failed servers ---------- */

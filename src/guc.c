@@ -376,7 +376,7 @@ check_behaviors(char **newval, void **extra, GucSource source)
 		{
 			memcached_return_t rc;
 
-			if (list->settings[i].id < 0)
+			if (list->settings[i].id == PMC_BEHAVIOR_PYLIBMC_ONLY)
 				continue;		/* pylibmc-only */
 			rc = memcached_behavior_set(scratch, (memcached_behavior_t) list->settings[i].id,
 										(uint64_t) list->settings[i].value);

@@ -56,10 +56,9 @@ optional_prefix(FunctionCallInfo fcinfo, int argno, size_t *len)
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return NULL;
 	t = PG_GETARG_TEXT_PP(argno);
-	prefix = pg_server_to_any(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), PG_UTF8);
+	prefix = pmc_server_to_utf8(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), len);
 	if (prefix == VARDATA_ANY(t))
-		prefix = pnstrdup(prefix, VARSIZE_ANY_EXHDR(t));
-	*len = strlen(prefix);
+		prefix = pnstrdup(prefix, *len);
 	return prefix;
 }
 
@@ -267,7 +266,6 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 {
 	memcached_return_t rc;
 	memcached_return_t mget_rc;
-	memcached_result_st result_buf;
 	char	   *not_asked;
 	volatile int nnot_asked = 0;
 
@@ -292,16 +290,8 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 		return mget_rc;
 	}
 
-	memcached_result_create(mc, &result_buf);
-	PG_TRY();
-	{
-		rc = fetch_loop(mc, &result_buf, a->list, a->state);
-	}
-	PG_FINALLY();
-	{
-		memcached_result_free(&result_buf);
-	}
-	PG_END_TRY();
+	/* the client's kept buffer: nothing is malloc'd, nothing leaks on an ERROR */
+	rc = fetch_loop(mc, pmc_client_result(), a->list, a->state);
 
 	if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 	{
@@ -543,13 +533,11 @@ set_json_value(SetMultiArgs *args, text *key, JsonbValue *v)
 		case jbvNumeric:
 			{
 				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
-				bool		integral = true;
+				const char *digits = (*s == '-') ? s + 1 : s;
+				bool		integral = pmc_all_digits(digits, strlen(digits));
 				int64		i64;
 				char	   *end;
 
-				for (char *p = (*s == '-') ? s + 1 : s; *p; p++)
-					if (*p < '0' || *p > '9')
-						integral = false;
 				errno = 0;
 				i64 = strtoll(s, &end, 10);
 				if (integral && errno == 0 && *end == '\0')

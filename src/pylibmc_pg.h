@@ -77,6 +77,13 @@ extern void pmc_forget_password(char *password);
 extern memcached_st *pmc_client(void);
 extern memcached_st *pmc_client_for_key(const char *key, size_t keylen);
 extern memcached_result_st *pmc_client_result(void);
+extern memcached_result_st *pmc_client_spare_result(void);
+extern memcached_return_t pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
+											  const PmcBehaviorSetting **refused);
+extern bool pmc_client_cas_wanted(void);
+extern void pmc_client_keep_value(char *value);
+extern void pmc_client_release_value(void);
+extern void pmc_client_set_cas(memcached_st *mc, bool on);
 extern void pmc_mark_client_stale(void);
 extern void pmc_mark_client_broken(void);
 extern void pmc_reset_connections(void);
@@ -101,6 +108,10 @@ extern void pmc_io_end(void);
 /* Key checks: ERROR on an empty, too long or unsafe key */
 extern void pmc_check_key(const char *key, size_t len);
 extern char *pmc_key_from_text(text *t, size_t *len);
+/* a key buffer for pmc_key_into(): the longest key and its NUL */
+#define PMC_KEY_BUFSIZE		(PMC_MAX_KEY_LEN + 1)
+extern char *pmc_key_into(text *t, char *buf, size_t *len);
+extern char *pmc_server_to_utf8(const char *s, int len, size_t *utf8len);
 extern char *pmc_prefixed_key(const char *prefix, size_t prefixlen,
 							  text *t, size_t *len);
 extern char *pmc_printable_key(const char *key, size_t len);
@@ -125,6 +136,7 @@ extern void pmc_check_datum_size(size_t len, const char *key);
 extern Datum pmc_decode(const char *data, size_t len, uint32 flags, Oid typid,
 						const char *key, size_t keylen, bool *isnull);
 extern Oid	pmc_value_argtype(FunctionCallInfo fcinfo, int argno);
+extern Oid	pmc_value_argtype_cached(FunctionCallInfo fcinfo, int argno);
 
 /* ---------- stats.c ---------- */
 

@@ -39,6 +39,7 @@ typedef struct ReadArgs
 	size_t		keylen;
 	RawValue   *raw;
 	PmcExchange *x;
+	bool		cas;			/* a CAS token is wanted (mc_gets) */
 } ReadArgs;
 
 /*
@@ -49,11 +50,11 @@ typedef struct ReadArgs
  * (memcached_last_error is cleared when a request starts) is one.
  */
 static memcached_return_t
-fetch_one(memcached_st *mc, void *arg)
+fetch_one_reply(memcached_st *mc, ReadArgs *a)
 {
-	ReadArgs   *a = (ReadArgs *) arg;
 	RawValue   *raw = a->raw;
 	memcached_result_st *buffer = pmc_client_result();
+	memcached_result_st *spare = pmc_client_spare_result();
 	memcached_result_st *result;
 	memcached_return_t rc;
 	const char *keys[1] = {a->key};
@@ -63,14 +64,11 @@ fetch_one(memcached_st *mc, void *arg)
 	rc = memcached_mget(mc, keys, lens, 1);
 	if (rc != MEMCACHED_SUCCESS)
 		return rc;
-	while ((result = memcached_fetch_result(mc, raw->found ? NULL : buffer, &rc)) != NULL)
+	/* after the value, the END marker (or a stray reply) goes to spare */
+	while ((result = memcached_fetch_result(mc, raw->found ? spare : buffer, &rc)) != NULL)
 	{
 		if (raw->found)
-		{
-			/* more than we asked for: read it, drop it */
-			memcached_result_free(result);
-			continue;
-		}
+			continue;			/* more than we asked for: read, dropped */
 		if (memcached_result_key_length(result) == a->keylen &&
 			memcmp(memcached_result_key_value(result), a->key, a->keylen) == 0)
 		{
@@ -93,14 +91,80 @@ fetch_one(memcached_st *mc, void *arg)
 }
 
 /*
+ * The binary protocol without a CAS token: memcached_get() sends one GETK
+ * and reads its one reply (a multi-get of one key sends GETKQ, then a NOOP
+ * to learn that it is over: two packets, two replies parsed).  The value
+ * is libmemcached's malloc'd copy: the client keeps it until the caller
+ * has decoded it (pmc_client_release_value(), or the next read, or the
+ * abort callbacks after an ERROR).
+ */
+static memcached_return_t
+fetch_one_getk(memcached_st *mc, ReadArgs *a)
+{
+	RawValue   *raw = a->raw;
+	memcached_return_t rc;
+	size_t		len = 0;
+	uint32_t	flags = 0;
+	char	   *value;
+
+	memset(raw, 0, sizeof(*raw));
+	value = memcached_get(mc, a->key, a->keylen, &len, &flags, &rc);
+	pmc_client_keep_value(value);
+	if (rc == MEMCACHED_SUCCESS)
+	{
+		const memcached_result_st *reply = &mc->result;	/* what it read into */
+
+		/* an empty value comes back as NULL; NULL for bytes: out of memory */
+		if (value == NULL && len > 0)
+			return MEMCACHED_MEMORY_ALLOCATION_FAILURE;
+		/* a reply for another key: the connection is out of step, never its value */
+		if (memcached_result_key_length(reply) != a->keylen ||
+			memcmp(memcached_result_key_value(reply), a->key, a->keylen) != 0)
+			return MEMCACHED_PROTOCOL_ERROR;
+		raw->data = value;
+		raw->len = len;
+		raw->flags = flags;
+		raw->found = true;
+	}
+	else if (rc != MEMCACHED_NOTFOUND ||
+			 (rc = pmc_fetch_failure(mc)) != MEMCACHED_SUCCESS)
+		return rc;
+	a->x->outcome = raw->found ? PMC_HIT : PMC_MISS;
+	a->x->received = raw->len;
+	return MEMCACHED_SUCCESS;
+}
+
+/*
+ * One key's value: GETK in binary (no token wanted), else a multi-get of
+ * one key, with CAS parsing on around it when a token is wanted.
+ */
+static memcached_return_t
+fetch_one(memcached_st *mc, void *arg)
+{
+	ReadArgs   *a = (ReadArgs *) arg;
+	memcached_return_t rc;
+
+	if (!a->cas)
+	{
+		if (pmc_binary)
+			return fetch_one_getk(mc, a);
+		return fetch_one_reply(mc, a);
+	}
+	pmc_client_set_cas(mc, true);
+	rc = fetch_one_reply(mc, a);
+	pmc_client_set_cas(mc, false);
+	return rc;
+}
+
+/*
  * Read one key into the client's result buffer.  Returns false on a miss
  * or on a failure that on_error turns into a miss.
  */
 static bool
-read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw)
+read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw, bool cas)
 {
 	PmcExchange x;
-	ReadArgs	a = {key, keylen, raw, &x};
+	ReadArgs	a = {key, keylen, raw, &x, cas};
 
 	memset(raw, 0, sizeof(*raw));
 	pmc_exchange_init(&x, mc, PMC_OP_GET, "get", key, keylen);
@@ -128,6 +192,7 @@ Datum
 pylibmc_pg_get(PG_FUNCTION_ARGS)
 {
 	size_t		keylen;
+	char		keybuf[PMC_KEY_BUFSIZE];
 	char	   *key;
 	Oid			typid = TEXTOID;
 	memcached_st *mc;
@@ -138,13 +203,14 @@ pylibmc_pg_get(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	if (PG_NARGS() > 1)
-		typid = pmc_value_argtype(fcinfo, 1);
-	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
+		typid = pmc_value_argtype_cached(fcinfo, 1);
+	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
 	pmc_forbid_udp("mc_get");
 	mc = pmc_client_for_key(key, keylen);
-	if (!read_one(mc, key, keylen, &raw))
+	if (!read_one(mc, key, keylen, &raw, false))
 		PG_RETURN_NULL();
 	result = decode_raw(&raw, typid, key, keylen, &isnull);
+	pmc_client_release_value();
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
@@ -177,12 +243,12 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_gets");
 	mc = pmc_client_for_key(key, keylen);
-	if (!memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS))
+	if (!pmc_client_cas_wanted())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mc_gets requires the cas behavior"),
 				 errhint("Remove \"cas=false\" from pylibmc_pg.behaviors.")));
-	if (read_one(mc, key, keylen, &raw))
+	if (read_one(mc, key, keylen, &raw, true))
 	{
 		uint64_t	cas = raw.cas;
 
@@ -224,7 +290,7 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get_raw");
 	mc = pmc_client_for_key(key, keylen);
-	if (read_one(mc, key, keylen, &raw))
+	if (read_one(mc, key, keylen, &raw, false))
 	{
 		bytea	   *b;
 
@@ -237,6 +303,7 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 		values[0] = PointerGetDatum(b);
 		values[1] = Int32GetDatum((int32) raw.flags);
 		nulls[0] = nulls[1] = false;
+		pmc_client_release_value();
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -297,6 +297,15 @@ pmc_deflate(const char *in, size_t len, int level, char *out, size_t cap)
  * On success, point at the sign-and-digits part.
  */
 bool
+pmc_all_digits(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+bool
 pmc_integer_text(const char *data, size_t len, const char **digits, size_t *ndigits)
 {
 	size_t		start = 0;
@@ -310,11 +319,8 @@ pmc_integer_text(const char *data, size_t len, const char **digits, size_t *ndig
 	i = start;
 	if (i < end && (data[i] == '-' || data[i] == '+'))
 		i++;
-	if (i == end)
+	if (i == end || !pmc_all_digits(data + i, end - i))
 		return false;
-	for (; i < end; i++)
-		if (data[i] < '0' || data[i] > '9')
-			return false;
 	*digits = data + start;
 	*ndigits = end - start;
 	return true;

@@ -61,6 +61,7 @@ extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
 									pmc_free_fn dealloc, char **out, size_t *outlen);
 extern size_t pmc_deflate(const char *in, size_t len, int level,
 						  char *out, size_t cap);
+extern bool pmc_all_digits(const char *s, size_t len);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
 

@@ -29,27 +29,16 @@ PG_FUNCTION_INFO_V1(pylibmc_pg_set_raw);
 PG_FUNCTION_INFO_V1(pylibmc_pg_delete);
 PG_FUNCTION_INFO_V1(pylibmc_pg_touch);
 
+/* The verb of "could not VERB key": the operation's name (stats.c's table) */
 static const char *
 op_verb(PmcOp op)
 {
 	switch (op)
 	{
-		case PMC_OP_SET:
-			return "set";
-		case PMC_OP_ADD:
-			return "add";
-		case PMC_OP_REPLACE:
-			return "replace";
 		case PMC_OP_APPEND:
 			return "append to";
 		case PMC_OP_PREPEND:
 			return "prepend to";
-		case PMC_OP_CAS:
-			return "cas";
-		case PMC_OP_DELETE:
-			return "delete";
-		case PMC_OP_TOUCH:
-			return "touch";
 		default:
 			return pmc_op_name(op);
 	}
@@ -145,8 +134,9 @@ static Datum
 store_typed(FunctionCallInfo fcinfo, PmcOp op)
 {
 	size_t		keylen;
-	char	   *key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
-	Oid			typid = pmc_value_argtype(fcinfo, 1);
+	char		keybuf[PMC_KEY_BUFSIZE];
+	char	   *key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
+	Oid			typid = pmc_value_argtype_cached(fcinfo, 1);
 	time_t		ttl = 0;
 	PmcValue	value;
 	memcached_st *mc;
@@ -155,7 +145,14 @@ store_typed(FunctionCallInfo fcinfo, PmcOp op)
 		ttl = pmc_check_ttl(PG_GETARG_INT32(2));
 	pmc_encode(PG_GETARG_DATUM(1), typid, &value);
 	if (PG_NARGS() > 4)
-		pmc_compress(&value, PG_GETARG_INT32(3), PG_GETARG_INT32(4));
+	{
+		int32		min_compress_len = PG_GETARG_INT32(3);
+		int32		compress_level = PG_GETARG_INT32(4);
+
+		/* min_compress_len 0 (the default) never compresses: no call */
+		if (min_compress_len != 0 || compress_level < -1 || compress_level > 9)
+			pmc_compress(&value, min_compress_len, compress_level);
+	}
 	mc = pmc_client_for_key(key, keylen);
 	PG_RETURN_BOOL(pmc_store(mc, op, key, keylen, &value, ttl, 0) == PMC_HIT);
 }
@@ -201,7 +198,7 @@ pylibmc_pg_cas(PG_FUNCTION_ARGS)
 {
 	size_t		keylen;
 	char	   *key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
-	Oid			typid = pmc_value_argtype(fcinfo, 1);
+	Oid			typid = pmc_value_argtype_cached(fcinfo, 1);
 	uint64_t	cas = (uint64_t) PG_GETARG_INT64(2);
 	time_t		ttl = pmc_check_ttl(PG_GETARG_INT32(3));
 	PmcValue	value;

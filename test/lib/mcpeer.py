@@ -21,6 +21,8 @@ Binary modes speak the binary protocol for everything but get replies
     bin-body-lie    a get reply that claims 5 value bytes, sends 2 and
                     closes the connection
     bin-extlen-lie  a get reply whose extras length exceeds its body
+    bin-other-key   a well-formed get reply for another key ("victim",
+                    value "EVIL"), as a connection out of step would give
 """
 import socket
 import struct
@@ -90,6 +92,8 @@ def serve_binary(conn, first):
             if MODE == "bin-keylen-lie":
                 # key length 200 in a body of 9 bytes
                 conn.sendall(header(opcode, 200, 4, 0, 9, opaque, 1) + b"\0\0\0\0" + b"abcde")
+            elif MODE == "bin-other-key":
+                conn.sendall(header(opcode, 6, 4, 0, 14, opaque, 1) + b"\0\0\0\0" + b"victim" + b"EVIL")
             elif MODE == "bin-extlen-lie":
                 # extras length 200 in a body of 9 bytes
                 conn.sendall(header(opcode, 0, 200, 0, 9, opaque, 1) + b"\0\0\0\0" + b"abcde")
