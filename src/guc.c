@@ -372,25 +372,20 @@ check_behaviors(char **newval, void **extra, GucSource source)
 	scratch = memcached_create(NULL);
 	if (scratch != NULL)
 	{
-		for (int i = 0; i < list->nsettings; i++)
-		{
-			memcached_return_t rc;
+		const PmcBehaviorSetting *refused;
+		memcached_return_t rc;
 
-			if (list->settings[i].id == PMC_BEHAVIOR_PYLIBMC_ONLY)
-				continue;		/* pylibmc-only */
-			rc = memcached_behavior_set(scratch, (memcached_behavior_t) list->settings[i].id,
-										(uint64_t) list->settings[i].value);
-			if (rc != MEMCACHED_SUCCESS)
-			{
-				snprintf(detail, sizeof(detail),
-						 "libmemcached refuses behavior \"%s\" = %lld: %s.",
-						 pmc_behavior_name(list->settings[i].id),
-						 (long long) list->settings[i].value,
-						 memcached_strerror(scratch, rc));
-				memcached_free(scratch);
-				pmc_guc_free_raw(parsed_extra);
-				return refuse_value(extra, source, detail, NULL);
-			}
+		rc = pmc_apply_behaviors(scratch, list, &refused);
+		if (rc != MEMCACHED_SUCCESS)
+		{
+			snprintf(detail, sizeof(detail),
+					 "libmemcached refuses behavior \"%s\" = %lld: %s.",
+					 pmc_behavior_name(refused->id),
+					 (long long) refused->value,
+					 memcached_strerror(scratch, rc));
+			memcached_free(scratch);
+			pmc_guc_free_raw(parsed_extra);
+			return refuse_value(extra, source, detail, NULL);
 		}
 		memcached_free(scratch);
 	}

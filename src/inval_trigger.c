@@ -441,8 +441,7 @@ build_key(KeyTemplate *t, TupleTableSlot *slot, StringInfo buf, size_t *len)
 		append_column_text(buf, p, value);
 	}
 	/* (in a UTF-8 database, buf itself: valid until buf is reused) */
-	utf8 = pg_server_to_any(buf->data, buf->len, PG_UTF8);
-	*len = (utf8 == buf->data) ? (size_t) buf->len : strlen(utf8);
+	utf8 = pmc_server_to_utf8(buf->data, buf->len, len);
 	pmc_check_key(utf8, *len);
 	return utf8;
 }
