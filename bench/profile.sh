@@ -12,7 +12,8 @@
 #     no hardware counters): the kernel's share, pylibmc_pg.so's share, and
 #     the symbols with the most samples.
 # Cases: SELECT 1; mc_get and pgmemcache's memcache_get of 100 bytes; the two
-# get_multi of 100 keys; the 10,000-row UPDATE with no trigger, with the
+# get_multi of 100 keys; mc_set of a 100 KB compressible value with and
+# without compression; the 10,000-row UPDATE with no trigger, with the
 # mc_invalidate trigger on a constant key (PostgreSQL's per-row AFTER trigger
 # cost plus one queued key), and with mc_invalidate on the row's key, and the
 # same transaction timed in psql (statement and COMMIT apart).
@@ -151,6 +152,12 @@ profile "pgmemcache memcache_get 100 B" prof_pgm "$PGM_OPTS" "SELECT memcache_ge
 profile "mc_get_multi 100 keys" prof_pmc "$PMC_OPTS" "SELECT count(*) FROM mc_get_multi('$(keys prof.m)'::text[]);"
 profile "pgmemcache memcache_get_multi 100 keys" prof_pgm "$PGM_OPTS" \
 	"SELECT count(*) FROM memcache_get_multi('$(keys prof.p)'::text[]);"
+# the 100 KB compressible value of bench/run.sh's set100kz, stored with and
+# without compression (the value is built in the statement, the same in both)
+Z="repeat('pylibmc_pg benchmark row, compressible; ', 2560)"
+profile "mc_set 100 KB compressible, compressed (min_compress_len 1024)" prof_pmc "$PMC_OPTS" \
+	"SELECT mc_set('prof.z', $Z, 0, 1024);"
+profile "mc_set 100 KB compressible, uncompressed" prof_pmc "$PMC_OPTS" "SELECT mc_set('prof.zu', $Z);"
 profile "UPDATE 10,000 rows, no trigger" prof_pmc "$PMC_OPTS" "UPDATE u_plain SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of a constant key" prof_pmc "$PMC_OPTS" "UPDATE u_const SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of each row's key" prof_pmc "$PMC_OPTS" "UPDATE u_inv SET v = v + 1;"
