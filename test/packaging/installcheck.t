@@ -43,18 +43,7 @@ else
 	exit 1
 fi
 
-(cd "$DIR" && runuser -u postgres -- "$PG_BINDIR/initdb" -D "$DATA" -U postgres --auth=trust \
-	--no-sync -E UTF8 --locale=C.UTF-8) >"$DIR/initdb.log" 2>&1 || {
-	sed 's/^/#   /' "$DIR/initdb.log" | tail -5
-	echo "Bail out! initdb failed"
-	exit 1
-}
-cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-fsync = off
-EOF
+pmc_throwaway_initdb "$DIR" "$DATA" "$PORT"
 (cd "$DIR" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$DIR/pg.log" -w -t 60 start) >/dev/null 2>&1 || {
 	sed 's/^/#   /' "$DIR/pg.log" | tail -5
 	echo "Bail out! the packager's cluster did not start"

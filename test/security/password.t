@@ -88,17 +88,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(cd "$DIR" && runuser -u postgres -- "$PG_BINDIR/initdb" -D "$DATA" -U postgres --auth=trust \
-	--no-sync -E UTF8 --locale=C.UTF-8) >"$DIR/initdb.log" 2>&1 || {
-	sed 's/^/#   /' "$DIR/initdb.log" | tail -5
-	echo "Bail out! initdb failed"
-	exit 1
-}
+pmc_throwaway_initdb "$DIR" "$DATA" "$PORT"
 cat >>"$DATA/postgresql.conf" <<EOF
-port = $PORT
-listen_addresses = ''
-unix_socket_directories = '$DIR'
-fsync = off
 shared_preload_libraries = 'pylibmc_pg'
 pylibmc_pg.servers = '$PMC_SASL'
 pylibmc_pg.binary_protocol = on

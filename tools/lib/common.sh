@@ -195,6 +195,27 @@ pmc_port_is_free() {
 		[[ -z "$(ss -Huan "sport = :$p" 2>/dev/null)" ]]
 }
 
+# pmc_throwaway_initdb DIR DATA PORT: a scratch cluster for a TAP test that
+# needs its own (preload, its own settings): initdb as the postgres user in
+# DATA, listening only on a UNIX socket in DIR at PORT, fsync off.  The
+# test appends its own settings to DATA/postgresql.conf.  On failure, the
+# end of initdb's log and a TAP "Bail out!".
+pmc_throwaway_initdb() {
+	local dir=$1 data=$2 port=$3
+	(cd "$dir" && runuser -u postgres -- "$PG_BINDIR/initdb" -D "$data" -U postgres --auth=trust \
+		--no-sync -E UTF8 --locale=C.UTF-8) >"$dir/initdb.log" 2>&1 || {
+		sed 's/^/#   /' "$dir/initdb.log" | tail -5
+		echo "Bail out! initdb failed"
+		exit 1
+	}
+	cat >>"$data/postgresql.conf" <<-EOF
+		port = $port
+		listen_addresses = ''
+		unix_socket_directories = '$dir'
+		fsync = off
+	EOF
+}
+
 # pmc_free_port: print a port that is free for TCP and UDP and not handed
 # out before in this run. Ports come from below the kernel's ephemeral range,
 # so that outgoing connections cannot take them meanwhile.
