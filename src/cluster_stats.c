@@ -268,21 +268,23 @@ cache_cell(int slot, PmcOp op)
 }
 
 /*
- * Add one call to the shared counters (called by stats.c for every call it
- * counts).  slot is stats.c's number for the server name, stable for the
- * backend's life.  Never raises an ERROR.
+ * Add ncalls calls (usually one) that took elapsed in all to the shared
+ * counters (called by stats.c for every call it counts).  slot is
+ * stats.c's number for the server name, stable for the backend's life.
+ * Never raises an ERROR.
  */
 void
 pmc_cluster_stats_count(int slot, const char *server, PmcOp op, PmcOutcome outcome,
-						size_t sent, size_t received, instr_time elapsed)
+						long ncalls, size_t sent, size_t received, instr_time elapsed)
 {
 	CachedEntry *cell;
 	ClusterEntry *e = NULL;
 	Oid			userid;
 	double		ms;
+	double		total_ms;
 
 	/* off, or a process without a PGPROC (LWLocks need one) */
-	if (cs_hash == NULL || MyProc == NULL)
+	if (cs_hash == NULL || MyProc == NULL || ncalls <= 0)
 		return;
 	userid = GetUserId();
 	cell = cache_cell(slot, op);
@@ -320,23 +322,24 @@ pmc_cluster_stats_count(int slot, const char *server, PmcOp op, PmcOutcome outco
 		}
 	}
 
-	ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	total_ms = INSTR_TIME_GET_MILLISEC(elapsed);
+	ms = total_ms / ncalls;		/* each call's, for min and max */
 	SpinLockAcquire(&e->mutex);
 	if (e->calls == 0 || ms < e->min_ms)
 		e->min_ms = ms;
 	if (e->calls == 0 || ms > e->max_ms)
 		e->max_ms = ms;
-	e->calls++;
+	e->calls += ncalls;
 	if (outcome == PMC_HIT)
-		e->hits++;
+		e->hits += ncalls;
 	else if (outcome == PMC_MISS)
-		e->misses++;
+		e->misses += ncalls;
 	else
-		e->errors++;
+		e->errors += ncalls;
 	e->bytes_sent += sent;
 	e->bytes_received += received;
-	e->total_ms += ms;
-	e->usage += 1.0;
+	e->total_ms += total_ms;
+	e->usage += (double) ncalls;
 	SpinLockRelease(&e->mutex);
 	LWLockRelease(cs_state->lock);
 }

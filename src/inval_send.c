@@ -360,6 +360,7 @@ typedef struct SendState
 	long	   *sent;			/* per server: keys sent */
 	long	   *failed;			/* per server: keys not deleted */
 	long	   *unacked;		/* per server: quiet keys, counted at the barrier */
+	size_t	   *unacked_bytes;	/* per server: their key bytes */
 	bool	   *dead;			/* per server: failed, skip its other keys */
 	int		   *last;			/* per server: index in the chunk of the
 								 * last quiet key, or -1 */
@@ -437,13 +438,12 @@ fail_all_sent(SendState *st)
 static void
 count_lost(SendState *st, long n)
 {
-	instr_time	now;
+	instr_time	none;
 
 	if (st != NULL && st != SEND_STATE_FAILED)
 		st->failed[0] += n;
-	INSTR_TIME_SET_CURRENT(now);
-	for (long i = 0; i < n; i++)
-		pmc_stats_count_server(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, 0, 0, now);
+	INSTR_TIME_SET_ZERO(none);
+	pmc_stats_count_calls(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, n, 0, 0, none);
 }
 
 /*
@@ -487,9 +487,9 @@ send_keys_guarded(void *arg)
 		{
 			/* this server already failed in this send: skip its keys */
 			st->failed[s]++;
-			INSTR_TIME_SET_CURRENT(start);
-			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-								   PMC_ERROR, len, 0, start);
+			INSTR_TIME_SET_ZERO(start);
+			pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+								  PMC_ERROR, 1, len, 0, start);
 			continue;
 		}
 
@@ -512,6 +512,7 @@ send_keys_guarded(void *arg)
 				{
 					st->last[s] = i;	/* the barrier's key for s */
 					st->unacked[s]++;
+					st->unacked_bytes[s] += len;
 					outcome = PMC_OUTCOME_UNSET;	/* known at the barrier */
 				}
 				break;
@@ -548,8 +549,9 @@ static void
 barrier_guarded(void *arg)
 {
 	SendState  *st = (SendState *) arg;
-	instr_time	now;
+	instr_time	none;
 
+	INSTR_TIME_SET_ZERO(none);
 	for (uint32_t s = 0; s < st->nservers; s++)
 	{
 		size_t		vlen;
@@ -574,13 +576,15 @@ barrier_guarded(void *arg)
 
 		/*
 		 * The quiet keys count now that it is known whether they were
-		 * applied: a silent server's keys are errors, not hits.
+		 * applied: a silent server's keys are errors, not hits.  All at
+		 * once, with no time of their own (what they took is the
+		 * barrier's wait, which is not split among them).
 		 */
-		INSTR_TIME_SET_CURRENT(now);
-		for (long n = 0; n < st->unacked[s]; n++)
-			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-								   applied ? PMC_HIT : PMC_ERROR, 0, 0, now);
+		pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+							  applied ? PMC_HIT : PMC_ERROR, st->unacked[s],
+							  st->unacked_bytes[s], 0, none);
 		st->unacked[s] = 0;
+		st->unacked_bytes[s] = 0;
 	}
 }
 
@@ -650,6 +654,7 @@ new_state(PmcInvalSend *send, int config)
 	st->sent = palloc0(st->nservers * sizeof(long));
 	st->failed = palloc0(st->nservers * sizeof(long));
 	st->unacked = palloc0(st->nservers * sizeof(long));
+	st->unacked_bytes = palloc0(st->nservers * sizeof(size_t));
 	st->dead = palloc0(st->nservers * sizeof(bool));
 	st->last = palloc(st->nservers * sizeof(int));
 	st->barrier = palloc(st->nservers * sizeof(*st->barrier));

@@ -173,6 +173,9 @@ extern void pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t 
 							instr_time start);
 extern void pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 								   size_t sent, size_t received, instr_time start);
+extern void pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome,
+								  long ncalls, size_t sent, size_t received,
+								  instr_time elapsed);
 extern const char *pmc_op_name(PmcOp op);
 
 /* ---------- cluster_stats.c: the same counters, cluster-wide ---------- */
@@ -181,8 +184,8 @@ extern int	pmc_cluster_stats_max;	/* pylibmc_pg.cluster_stats_max */
 
 extern void pmc_cluster_stats_init(void);
 extern void pmc_cluster_stats_count(int slot, const char *server, PmcOp op,
-									PmcOutcome outcome, size_t sent, size_t received,
-									instr_time elapsed);
+									PmcOutcome outcome, long ncalls, size_t sent,
+									size_t received, instr_time elapsed);
 
 /* writes.c: one request; HIT stored/deleted, MISS not, ERROR failed */
 extern PmcOutcome pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
