@@ -16,13 +16,15 @@
  * queued under two configurations is two entries.
  *
  * The queue is one log of records (configuration, length, key bytes) in
- * the order they were queued, in a memory context of its own under
- * TopTransactionContext, with a hash table of the records in memory
+ * the order they were queued, with a hash table of the records in memory
  * (simplehash, keyed by the record's offset) that drops duplicates: a key
  * already pending is not added again, whichever (sub)transaction level
  * queued it, since an outer level's key is sent iff that level commits,
  * which is implied by ours committing.  About 20 bytes of log and 15 of
- * hash table per key of 16 bytes.
+ * hash table per key of 16 bytes.  The queue's own state lives in a
+ * memory context under TopTransactionContext; the log and the hash table
+ * in a long-lived one, kept (emptied) for the next transaction when they
+ * are small (keep_buffers()).
  *
  * Memory is bounded: when the log and the hash table would grow beyond
  * work_mem (as it was when the transaction queued its first key), the log
@@ -42,8 +44,8 @@
  *	  since an outer level cannot queue while an inner one is open.  Cut
  *	  in memory, the hash table is rebuilt from the records kept; cut in
  *	  the file, the next spill writes over the rest.
- *	- ROLLBACK: everything goes with TopTransactionContext; the file is
- *	  closed.
+ *	- ROLLBACK: the queue's state goes with TopTransactionContext, the
+ *	  file is closed, the log and hash table are emptied (or freed).
  *	- PREPARE TRANSACTION with keys pending: ERROR (a prepared transaction
  *	  may commit in another session, long after ours ends).
  *	- COMMIT: XACT_EVENT_COMMIT (after the commit record) only takes the
@@ -138,6 +140,20 @@ static bool record_equal(PendingQueue *q, uint32 a, uint32 b);
 /* the pending queue, or NULL */
 static PendingQueue *pending = NULL;
 
+/*
+ * The log and the hash table outlive their transaction when together they
+ * take at most KEEP_BYTES: the next transaction that queues keys starts
+ * with them, emptied, instead of growing them again (copying the log and
+ * rehashing every entry at each doubling, and faulting in fresh pages).
+ * A 10,000-key transaction uses about 450 kB.  They live in kept_cxt.
+ */
+#define KEEP_BYTES			((Size) 1024 * 1024)
+
+static MemoryContext kept_cxt = NULL;
+static char *kept_log = NULL;
+static uint32 kept_logcap = 0;
+static struct pending_hash *kept_keys = NULL;
+
 /* between XACT_EVENT_COMMIT and the send after the locks: the queue */
 static PendingQueue *committed = NULL;
 
@@ -170,16 +186,60 @@ create_queue(void)
 	MemoryContext cxt;
 	PendingQueue *q;
 
+	if (kept_cxt == NULL)
+		kept_cxt = AllocSetContextCreate(TopMemoryContext,
+										 "pylibmc_pg delete_on_commit buffers",
+										 ALLOCSET_DEFAULT_SIZES);
 	cxt = AllocSetContextCreate(TopTransactionContext,
 								"pylibmc_pg delete_on_commit",
 								ALLOCSET_DEFAULT_SIZES);
 	q = MemoryContextAllocZero(cxt, sizeof(PendingQueue));
 	q->cxt = cxt;
-	q->logcap = 8192;
-	q->log = MemoryContextAlloc(cxt, q->logcap);
-	q->keys = pending_create(cxt, 256, q);
 	q->limit = Max((Size) work_mem * 1024, (Size) 65536);
+	if (kept_log != NULL &&
+		(Size) kept_logcap + (Size) kept_keys->size * sizeof(PendingEntry) <= q->limit)
+	{
+		q->log = kept_log;
+		q->logcap = kept_logcap;
+		q->keys = kept_keys;
+		q->keys->private_data = q;
+		kept_log = NULL;
+		kept_keys = NULL;
+	}
+	else
+	{
+		/* none kept, or more than this work_mem allows */
+		MemoryContextReset(kept_cxt);
+		kept_log = NULL;
+		kept_keys = NULL;
+		q->logcap = 8192;
+		q->log = MemoryContextAlloc(kept_cxt, q->logcap);
+		q->keys = pending_create(kept_cxt, 256, q);
+	}
 	return q;
+}
+
+/*
+ * The transaction is over (sent, or aborted): keep the queue's log and
+ * hash table, emptied, for the next one, or free them when they are large.
+ */
+static void
+keep_buffers(PendingQueue *q)
+{
+	if (q->log == NULL)
+		return;
+	if ((Size) q->logcap + hash_table_bytes(q) <= KEEP_BYTES)
+	{
+		pending_reset(q->keys);
+		q->keys->private_data = NULL;
+		kept_log = q->log;
+		kept_logcap = q->logcap;
+		kept_keys = q->keys;
+	}
+	else
+		MemoryContextReset(kept_cxt);
+	q->log = NULL;
+	q->keys = NULL;
 }
 
 /* Write the in-memory records to the temporary file; the hash starts afresh */
@@ -518,17 +578,24 @@ send_committed(void)
 		pmc_inval_send_end(sb->send);
 	}
 	close_file(q);
+	keep_buffers(q);
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(q->cxt);
 	pmc_inval_unpin_all();
 }
 
-/* The transaction aborted: the memory goes with TopTransactionContext */
+/*
+ * The transaction aborted: the queue's state goes with
+ * TopTransactionContext, its log and hash table are kept or freed.
+ */
 static void
 discard(PendingQueue *q)
 {
 	if (q != NULL)
+	{
 		close_file(q);
+		keep_buffers(q);
+	}
 }
 
 static void

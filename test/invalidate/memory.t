@@ -12,12 +12,18 @@
 # backend's own memory.  Then ROLLBACK TO SAVEPOINT over keys that went to
 # the file, and over keys still in memory, after keys that went to the
 # file: the deletes sent are exactly those of the levels that committed.
+#
+# The queue's log and hash table are kept, emptied, for the next
+# transaction when they take at most 1 MB (a 10,000-key transaction: about
+# 450 kB), and freed when larger: pg_backend_memory_contexts shows them,
+# and a key queued by an aborted transaction, or by a committed one, is
+# queued (and deleted) again by the next.
 set -euo pipefail
 
 # shellcheck source=test/fault/lib.sh
 source "$(dirname "$0")/../fault/lib.sh"
 
-echo "1..10"
+echo "1..17"
 
 ROWS=100000
 fault_db pmc_inval_memory
@@ -107,5 +113,50 @@ out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/tmpfiles.sql" 2>&1)
 between "$(sed -n 's/^during=//p' <<<"$out")" 1 1000 "past work_mem the queue is in a temporary file"
 is "$(sed -n 's/^after_rollback=//p' <<<"$out")" "0" "ROLLBACK removes it"
 is "$(sed -n 's/^after_commit=//p' <<<"$out")" "0" "COMMIT removes it after the send"
+
+# The buffers kept between transactions (one session throughout).
+cat >"$WORK/keep.sql" <<SQL
+CREATE FUNCTION kept() RETURNS bigint LANGUAGE sql AS
+\$\$ SELECT coalesce(sum(total_bytes), 0)::bigint FROM pg_backend_memory_contexts
+     WHERE name = 'pylibmc_pg delete_on_commit buffers' \$\$;
+BEGIN;
+SELECT count(mc_delete_on_commit('keep:' || i)) FROM generate_series(1, 10000) i;
+COMMIT;
+SELECT 'kept_10000=' || kept();
+SELECT count(mc_set(k, 'cached')) FROM unnest(ARRAY['keep:1', 'keep:2', 'keep:3']) k;
+BEGIN;
+SELECT count(mc_delete_on_commit('keep:' || i)) FROM generate_series(1, 10000) i;
+ROLLBACK;
+SELECT 'after_rollback=' || string_agg(key, ' ' ORDER BY key) FROM mc_get_multi(ARRAY['keep:1', 'keep:2', 'keep:3']);
+SELECT sent() AS sent_before \gset
+BEGIN;
+SELECT mc_delete_on_commit('keep:1'), mc_delete_on_commit('keep:2');
+COMMIT;
+SELECT 'sent=' || (sent() - :sent_before);
+SELECT 'after_commit=' || coalesce(string_agg(key, ' ' ORDER BY key), '') FROM mc_get_multi(ARRAY['keep:1', 'keep:2', 'keep:3']);
+SELECT mc_set('keep:1', 'cached again');
+BEGIN;
+SELECT mc_delete_on_commit('keep:1');
+COMMIT;
+SELECT 'again=' || count(*) FROM mc_get_multi(ARRAY['keep:1']);
+SET work_mem = '16MB';
+BEGIN;
+SELECT count(mc_delete_on_commit('keep:' || i)) FROM generate_series(1, 100000) i;
+COMMIT;
+SELECT 'kept_100000=' || kept();
+DROP FUNCTION kept();
+SQL
+out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/keep.sql" 2>&1)
+kept=$(sed -n 's/^kept_10000=//p' <<<"$out")
+diag "kept after a 10,000-key transaction: ${kept:-?} bytes"
+between "${kept:-0}" 300000 1100000 "a 10,000-key queue's log and hash table are kept for the next transaction (at most 1 MB)"
+is "$(sed -n 's/^after_rollback=//p' <<<"$out")" "keep:1 keep:2 keep:3" "ROLLBACK of 10,000 queued keys deletes nothing"
+is "$(sed -n 's/^sent=//p' <<<"$out")" "2" "keys the aborted transaction queued are queued again by the next one, on the kept buffers"
+is "$(sed -n 's/^after_commit=//p' <<<"$out")" "keep:3" "and deleted at its COMMIT"
+is "$(sed -n 's/^again=//p' <<<"$out")" "0" "a key a committed transaction queued is queued and deleted again by the next"
+kept=$(sed -n 's/^kept_100000=//p' <<<"$out")
+diag "kept after a 100,000-key transaction: ${kept:-?} bytes"
+between "${kept:-999999999}" 0 65536 "a queue larger than 1 MB is freed at the end of its transaction"
+unlike "$out" "WARNING|ERROR" "no warning"
 
 tap_done
