@@ -71,11 +71,19 @@ pmc_init_materialized_srf(FunctionCallInfo fcinfo)
 }
 #endif
 
-/* pg_lltoa returns the length since PostgreSQL 14 */
+/* pg_ltoa and pg_lltoa return the length since PostgreSQL 14 */
 #if PG_VERSION_NUM >= 140000
+#define pmc_ltoa(value, buf) pg_ltoa((value), (buf))
 #define pmc_lltoa(value, buf) pg_lltoa((value), (buf))
 #else
 #include "utils/builtins.h"
+
+static inline int
+pmc_ltoa(int32 value, char *buf)
+{
+	pg_ltoa(value, buf);
+	return (int) strlen(buf);
+}
 
 static inline int
 pmc_lltoa(int64 value, char *buf)
