@@ -12,7 +12,8 @@
 #     no hardware counters): the kernel's share, pylibmc_pg.so's share, and
 #     the symbols with the most samples.
 # Cases: SELECT 1; mc_get and pgmemcache's memcache_get of 100 bytes; the two
-# get_multi of 100 keys; mc_set of a 100 KB compressible value with and
+# get_multi of 100 keys; mc_set of the two 100 KB compressible values of
+# bench/run.sh (a repeated phrase, and bench/jsonvalue.py's JSON) with and
 # without compression; the 10,000-row UPDATE with no trigger, with the
 # mc_invalidate trigger on a constant key (PostgreSQL's per-row AFTER trigger
 # cost plus one queued key), and with mc_invalidate on the row's key, and the
@@ -69,6 +70,8 @@ fi
 WORK=$(mktemp -d /tmp/pmc-profile.XXXXXX)
 chmod 755 "$WORK"
 LOG="$WORK/profile.log"
+python3 "$BENCH_DIR/jsonvalue.py" 102400 >"$WORK/vj" || pmc_die "bench/jsonvalue.py failed"
+VJ=$(<"$WORK/vj")
 PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
 
 "${PSQL[@]}" -d postgres -c 'DROP DATABASE IF EXISTS prof_pmc' -c 'DROP DATABASE IF EXISTS prof_pgm' \
@@ -109,7 +112,8 @@ ROWS="" SYMS=""
 profile() {
 	local name=$1 db=$2 opts=$3 sql=$4 pid="" u0 s0 u1 s1 t0 t1 tps hz i
 	printf '%s\n' "$sql" >"$WORK/case.sql"
-	PGOPTIONS="$opts" "$PG_BINDIR/pgbench" -n -M prepared -T "$SECS" -f "$WORK/case.sql" "$db" \
+	# -D: the JSON value, bound as a parameter where a case names :vj
+	PGOPTIONS="$opts" "$PG_BINDIR/pgbench" -n -M prepared -T "$SECS" -f "$WORK/case.sql" -D vj="$VJ" "$db" \
 		>"$WORK/pgbench.out" 2>&1 &
 	local bench=$!
 	for ((i = 0; i < 50; i++)); do
@@ -158,6 +162,10 @@ Z="repeat('pylibmc_pg benchmark row, compressible; ', 2560)"
 profile "mc_set 100 KB compressible, compressed (min_compress_len 1024)" prof_pmc "$PMC_OPTS" \
 	"SELECT mc_set('prof.z', $Z, 0, 1024);"
 profile "mc_set 100 KB compressible, uncompressed" prof_pmc "$PMC_OPTS" "SELECT mc_set('prof.zu', $Z);"
+# bench/run.sh's 100 KB JSON value (set100kj), bound as a parameter as there
+profile "mc_set 100 KB compressible JSON, compressed (min_compress_len 1024)" prof_pmc "$PMC_OPTS" \
+	"SELECT mc_set('prof.j', :vj::text, 0, 1024);"
+profile "mc_set 100 KB compressible JSON, uncompressed" prof_pmc "$PMC_OPTS" "SELECT mc_set('prof.ju', :vj::text);"
 profile "UPDATE 10,000 rows, no trigger" prof_pmc "$PMC_OPTS" "UPDATE u_plain SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of a constant key" prof_pmc "$PMC_OPTS" "UPDATE u_const SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of each row's key" prof_pmc "$PMC_OPTS" "UPDATE u_inv SET v = v + 1;"
