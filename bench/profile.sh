@@ -12,11 +12,14 @@
 #     no hardware counters): the kernel's share, pylibmc_pg.so's share, and
 #     the symbols with the most samples.
 # Cases: SELECT 1; mc_get and pgmemcache's memcache_get of 100 bytes; the two
-# get_multi of 100 keys; mc_set of a 100 KB compressible value with and
-# without compression; the 10,000-row UPDATE with no trigger, with the
-# mc_invalidate trigger on a constant key (PostgreSQL's per-row AFTER trigger
-# cost plus one queued key), and with mc_invalidate on the row's key, and the
-# same transaction timed in psql (statement and COMMIT apart).
+# get_multi of 100 keys; mc_set of the two 100 KB compressible values of
+# bench/run.sh (a repeated phrase, and bench/jsonvalue.py's JSON) with and
+# without compression, and mc_get of the JSON one stored each way (the
+# profile has a libdeflate column); the 10,000-row UPDATE with no trigger,
+# with the mc_invalidate trigger on a constant key (PostgreSQL's per-row
+# AFTER trigger cost plus one queued key), and with mc_invalidate on the
+# row's key, and the same transaction timed in psql (statement and COMMIT
+# apart).
 #
 # Uses the installed extension and the harness's throwaway set-up, or the
 # environment of a sourced dev env.sh (PGHOST and PMC_TCP set).  Writes
@@ -69,6 +72,8 @@ fi
 WORK=$(mktemp -d /tmp/pmc-profile.XXXXXX)
 chmod 755 "$WORK"
 LOG="$WORK/profile.log"
+python3 "$BENCH_DIR/jsonvalue.py" 102400 >"$WORK/vj" || pmc_die "bench/jsonvalue.py failed"
+VJ=$(<"$WORK/vj")
 PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
 
 "${PSQL[@]}" -d postgres -c 'DROP DATABASE IF EXISTS prof_pmc' -c 'DROP DATABASE IF EXISTS prof_pgm' \
@@ -76,8 +81,9 @@ PSQL=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1)
 	pmc_die "could not create the databases" "$LOG"
 PMC_OPTS="-c pylibmc_pg.servers=$PMC_TCP"
 PGM_OPTS="-c pgmemcache.default_servers=$PMC_TCP -c pgmemcache.default_behavior=BINARY_PROTOCOL:0"
-PGOPTIONS="$PMC_OPTS" "${PSQL[@]}" -d prof_pmc >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare prof_pmc" "$LOG"
+PGOPTIONS="$PMC_OPTS" "${PSQL[@]}" -d prof_pmc -v vj="$VJ" >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare prof_pmc" "$LOG"
 	CREATE EXTENSION pylibmc_pg;
+	SELECT mc_set('prof.jg', :'vj', 0, 1024), mc_set('prof.jgu', :'vj');
 	SELECT mc_set('prof.v100', repeat('x', 100));
 	SELECT count(mc_set('prof.m' || i, repeat('x', 100))) FROM generate_series(0, 99) i;
 	CREATE TABLE u_plain (grp int, id int, email text, v int, PRIMARY KEY (grp, id)) WITH (fillfactor = 50);
@@ -109,7 +115,8 @@ ROWS="" SYMS=""
 profile() {
 	local name=$1 db=$2 opts=$3 sql=$4 pid="" u0 s0 u1 s1 t0 t1 tps hz i
 	printf '%s\n' "$sql" >"$WORK/case.sql"
-	PGOPTIONS="$opts" "$PG_BINDIR/pgbench" -n -M prepared -T "$SECS" -f "$WORK/case.sql" "$db" \
+	# -D: the JSON value, bound as a parameter where a case names :vj
+	PGOPTIONS="$opts" "$PG_BINDIR/pgbench" -n -M prepared -T "$SECS" -f "$WORK/case.sql" -D vj="$VJ" "$db" \
 		>"$WORK/pgbench.out" 2>&1 &
 	local bench=$!
 	for ((i = 0; i < 50; i++)); do
@@ -128,18 +135,21 @@ profile() {
 	wait "$bench" || pmc_die "profile: pgbench failed for $name" "$WORK/pgbench.out"
 	tps=$(grep -oP 'tps = \K[0-9.]+' "$WORK/pgbench.out" | tail -n 1)
 	hz=$(getconf CLK_TCK)
-	local kernel ours lib
+	local kernel ours lib deflate
 	kernel=$(perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
 		awk '/kernel/ { gsub("%", "", $1); print $1; exit }') || true
 	ours=$(perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
 		awk '/pylibmc_pg.so/ { gsub("%", "", $1); print $1; exit }') || true
 	lib=$(perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
 		awk '/libmemcached/ { gsub("%", "", $1); print $1; exit }') || true
+	deflate=$(perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null |
+		awk '/libdeflate/ { gsub("%", "", $1); print $1; exit }') || true
 	# CPU per transaction: the ticks over the timed window, at the run's TPS
 	ROWS+=$(awk -v n="$name" -v t="$tps" -v du="$((u1 - u0))" -v ds="$((s1 - s0))" -v hz="$hz" \
-		-v w="$(((t1 - t0) / 1000000))" -v k="${kernel:-0}" -v o="${ours:-0}" -v l="${lib:-0}" 'BEGIN {
-			tx = t * w / 1000; printf "| %s | %.0f | %.1f | %.1f | %.1f | %s%% | %s%% | %s%% |\n",
-			n, t, 1e6 / t, du / hz * 1e6 / tx, ds / hz * 1e6 / tx, k, o, l }')$'\n'
+		-v w="$(((t1 - t0) / 1000000))" -v k="${kernel:-0}" -v o="${ours:-0}" -v l="${lib:-0}" \
+		-v d="${deflate:-0}" 'BEGIN {
+			tx = t * w / 1000; printf "| %s | %.0f | %.1f | %.1f | %.1f | %s%% | %s%% | %s%% | %s%% |\n",
+			n, t, 1e6 / t, du / hz * 1e6 / tx, ds / hz * 1e6 / tx, k, o, l, d }')$'\n'
 	SYMS+="### $name"$'\n\n```\n'
 	SYMS+=$(perf report -i "$WORK/perf.data" --no-children --sort dso,sym --stdio -g none 2>/dev/null |
 		grep -E '^ +[0-9]' | head -n 12 || true)$'\n```\n\n'
@@ -158,6 +168,12 @@ Z="repeat('pylibmc_pg benchmark row, compressible; ', 2560)"
 profile "mc_set 100 KB compressible, compressed (min_compress_len 1024)" prof_pmc "$PMC_OPTS" \
 	"SELECT mc_set('prof.z', $Z, 0, 1024);"
 profile "mc_set 100 KB compressible, uncompressed" prof_pmc "$PMC_OPTS" "SELECT mc_set('prof.zu', $Z);"
+# bench/run.sh's 100 KB JSON value (set100kj), bound as a parameter as there
+profile "mc_set 100 KB compressible JSON, compressed (min_compress_len 1024)" prof_pmc "$PMC_OPTS" \
+	"SELECT mc_set('prof.j', :vj::text, 0, 1024);"
+profile "mc_set 100 KB compressible JSON, uncompressed" prof_pmc "$PMC_OPTS" "SELECT mc_set('prof.ju', :vj::text);"
+profile "mc_get 100 KB compressible JSON, compressed" prof_pmc "$PMC_OPTS" "SELECT octet_length(mc_get('prof.jg'));"
+profile "mc_get 100 KB compressible JSON, uncompressed" prof_pmc "$PMC_OPTS" "SELECT octet_length(mc_get('prof.jgu'));"
 profile "UPDATE 10,000 rows, no trigger" prof_pmc "$PMC_OPTS" "UPDATE u_plain SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of a constant key" prof_pmc "$PMC_OPTS" "UPDATE u_const SET v = v + 1;"
 profile "UPDATE 10,000 rows, mc_invalidate of each row's key" prof_pmc "$PMC_OPTS" "UPDATE u_inv SET v = v + 1;"
@@ -183,8 +199,8 @@ mkdir -p "$(dirname "$OUT")"
 	echo "sampled by perf record -e cpu-clock for $((SECS - 2)) s. CPU per transaction is the backend's own"
 	echo "(/proc/PID/stat), not pgbench's or memcached's."
 	echo
-	echo "| case | TPS | latency µs | backend user µs/tx | backend system µs/tx | kernel samples | pylibmc_pg.so samples | libmemcached samples |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| case | TPS | latency µs | backend user µs/tx | backend system µs/tx | kernel samples | pylibmc_pg.so samples | libmemcached samples | libdeflate samples |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	printf '%s' "$ROWS"
 	echo
 	echo "The 10,000-row UPDATE with mc_invalidate in psql, median of 5: statement and COMMIT (ms): ${split:-n/a}"

@@ -6,7 +6,7 @@
  * what one pgbench transaction of the same case does:
  *
  *   rawclient [-b] [-S secs] [-s size] [-z min_compress_len] [-n keys]
- *             [-p prefix] SERVER OP
+ *             [-c | -f file] [-p prefix] SERVER OP
  *
  *   SERVER  host:port or /path/to.sock
  *   OP      get      one get of key PREFIX
@@ -18,6 +18,7 @@
  *   -z N    compress values of N bytes or more with zlib before set and
  *           inflate after get (what pylibmc and pylibmc_pg do)
  *   -c      the value set is compressible (repeated text), else random
+ *   -f FILE the value set is FILE's bytes (its size replaces -s)
  *
  * Options as pylibmc_pg's defaults: TCP_NODELAY on TCP, CAS support on.
  * Keys are pre-set by the tool itself before timing (get, mget, getn).
@@ -26,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -114,6 +116,7 @@ main(int argc, char **argv)
 	double		secs = 5;
 	size_t		size = 100;
 	const char *prefix = "raw.k";
+	const char *file = NULL;
 	memcached_st *mc;
 	memcached_return_t rc;
 	const char *server, *op;
@@ -123,19 +126,20 @@ main(int argc, char **argv)
 	long		ops = 0;
 	double		t0, t1;
 
-	while ((opt = getopt(argc, argv, "bcS:s:z:n:p:")) != -1)
+	while ((opt = getopt(argc, argv, "bcf:S:s:z:n:p:")) != -1)
 	{
 		switch (opt)
 		{
 			case 'b': binary = 1; break;
 			case 'c': compressible = 1; break;
+			case 'f': file = optarg; break;
 			case 'S': secs = atof(optarg); break;
 			case 's': size = (size_t) atol(optarg); break;
 			case 'z': zmin = atoi(optarg); break;
 			case 'n': nkeys = atoi(optarg); break;
 			case 'p': prefix = optarg; break;
 			default:
-				fprintf(stderr, "usage: rawclient [-b] [-c] [-S secs] [-s size] [-z min] [-n keys] [-p prefix] SERVER get|set|mget|getn|delete\n");
+				fprintf(stderr, "usage: rawclient [-b] [-c | -f file] [-S secs] [-s size] [-z min] [-n keys] [-p prefix] SERVER get|set|mget|getn|delete\n");
 				return 2;
 		}
 	}
@@ -173,12 +177,34 @@ main(int argc, char **argv)
 	if (rc != MEMCACHED_SUCCESS)
 		die(mc, rc, "server_add");
 
-	/* the value: random printable bytes, or repeated text */
-	val = malloc(size + 1);
-	srandom(42);
-	for (size_t i = 0; i < size; i++)
-		val[i] = compressible ? "pylibmc_pg benchmark row, compressible; "[i % 40]
-			: (char) ('!' + random() % 94);
+	/* the value: a file's bytes, random printable bytes, or repeated text */
+	if (file)
+	{
+		FILE	   *f = fopen(file, "rb");
+		struct stat st;
+
+		if (f == NULL || fstat(fileno(f), &st) != 0)
+		{
+			perror(file);
+			return 1;
+		}
+		size = (size_t) st.st_size;
+		val = malloc(size + 1);
+		if (fread(val, 1, size, f) != size)
+		{
+			fprintf(stderr, "rawclient: could not read %s\n", file);
+			return 1;
+		}
+		fclose(f);
+	}
+	else
+	{
+		val = malloc(size + 1);
+		srandom(42);
+		for (size_t i = 0; i < size; i++)
+			val[i] = compressible ? "pylibmc_pg benchmark row, compressible; "[i % 40]
+				: (char) ('!' + random() % 94);
+	}
 	val[size] = '\0';
 
 	keys = calloc(nkeys, sizeof(char *));

@@ -31,7 +31,8 @@
 #                       measures), e.g. BENCH_CASES="get100kz set100kz" for
 #                       compression: get-tcp-ascii set-tcp-ascii (and the
 #                       other get-/set- transports) multi getn get100k
-#                       set100k get100kz set100kz update update-statement
+#                       set100k get100kz set100kz get100kj set100kj
+#                       update update-statement
 #                       preload (mc_get and mc_set with and without
 #                       pylibmc_pg preloaded), and instructions
 #                       (bench/instructions.sh, also part of a full run)
@@ -135,19 +136,29 @@ gcc -O2 -Wall -o "$WORK/rawclient" "$BENCH_DIR/rawclient.c" -lmemcached -lz >>"$
 	pmc_die "could not build bench/rawclient.c" "$LOG"
 
 # The 100-byte and 100 KB values: random printable bytes (the same seed as
-# rawclient's are not needed: only sizes and compressibility matter), and a
-# compressible 100 KB text.
+# rawclient's are not needed: only sizes and compressibility matter), and two
+# compressible 100 KB values:
+# - v100kz, one 40-byte phrase repeated: deflate (level 6) makes it 361 bytes
+#   (284x), the repetitive extreme; libdeflate's level 6 compresses it in
+#   about 140 µs, its easiest case (rawclient -c sets the same text);
+# - v100kj, bench/jsonvalue.py: a JSON array of 189 user records (ids, uuids,
+#   names, emails, numbers, timestamps, booleans, tags, nested address and
+#   preferences objects), exactly 102,400 bytes, the same bytes every run;
+#   deflate level 6 makes it 19,964 bytes with zlib, 19,564 with libdeflate
+#   (5.2x), and libdeflate's level 6 takes about 750 µs for it, 5x the phrase.
 # (the pipes end early on purpose: SIGPIPE is fine, the sizes are checked)
 { head -c 300000 /dev/urandom | tr -dc '!-~' | head -c 100 >"$WORK/v100"; } || true
 { head -c 300000 /dev/urandom | tr -dc '!-~' | head -c 102400 >"$WORK/v100k"; } || true
 { yes 'pylibmc_pg benchmark row, compressible; ' | tr -d '\n' | head -c 102400 >"$WORK/v100kz"; } || true
-for f in v100 v100k v100kz; do
+python3 "$BENCH_DIR/jsonvalue.py" 102400 >"$WORK/v100kj" || pmc_die "bench/jsonvalue.py failed"
+for f in v100 v100k v100kz v100kj; do
 	[[ $(stat -c %s "$WORK/$f") -eq $([[ $f == v100 ]] && echo 100 || echo 102400) ]] ||
 		pmc_die "could not make the value $f"
 done
 V100=$(<"$WORK/v100")
 V100K=$(<"$WORK/v100k")
 V100KZ=$(<"$WORK/v100kz")
+V100KJ=$(<"$WORK/v100kj")
 
 # Keys hold no colon: pgbench would take ":name" inside a literal for a variable.
 # keys_array PREFIX: a text[] literal of the 100 keys PREFIX000..PREFIX099
@@ -195,18 +206,23 @@ prepare_keys() {
 	local t
 	for t in tcp unix; do
 		PGOPTIONS=$(pmc_opts "$t" ascii) "${PSQL[@]}" -d bench_pmc \
-			-v v100="$V100" -v v100k="$V100K" -v v100kz="$V100KZ" -v keys="$PMC_KEYS" >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare the pylibmc_pg keys on $t" "$LOG"
+			-v v100="$V100" -v v100k="$V100K" -v v100kz="$V100KZ" -v v100kj="$V100KJ" -v keys="$PMC_KEYS" >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare the pylibmc_pg keys on $t" "$LOG"
 			SELECT mc_set('bench.pmc.v100', :'v100');
 			SELECT mc_set('bench.pmc.v100k', :'v100k');
 			SELECT mc_set('bench.pmc.v100kz', :'v100kz', 0, 1024);
 			SELECT mc_set('bench.pmc.v100kzu', :'v100kz');
+			SELECT mc_set('bench.pmc.v100kj', :'v100kj', 0, 1024);
+			SELECT mc_set('bench.pmc.v100kju', :'v100kj');
+			-- the compressed JSON value reads back as it was set (else: division by zero)
+			SELECT 1 / (mc_get('bench.pmc.v100kj') = :'v100kj')::int AS v100kj_reads_back;
 			SELECT count(mc_set(k, :'v100')) FROM unnest(:'keys'::text[]) AS k;
 		EOF
 		PGOPTIONS=$(pgm_opts "$t" ascii) "${PSQL[@]}" -d bench_pgm \
-			-v v100="$V100" -v v100k="$V100K" -v v100kz="$V100KZ" -v keys="$PGM_KEYS" >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare the pgmemcache keys on $t" "$LOG"
+			-v v100="$V100" -v v100k="$V100K" -v v100kz="$V100KZ" -v v100kj="$V100KJ" -v keys="$PGM_KEYS" >>"$LOG" 2>&1 <<-'EOF' || pmc_die "could not prepare the pgmemcache keys on $t" "$LOG"
 			SELECT memcache_set('bench.pgm.v100', :'v100'::text);
 			SELECT memcache_set('bench.pgm.v100k', :'v100k'::text);
 			SELECT memcache_set('bench.pgm.v100kz', :'v100kz'::text);
+			SELECT memcache_set('bench.pgm.v100kj', :'v100kj'::text);
 			SELECT count(memcache_set(k, :'v100'::text)) FROM unnest(:'keys'::text[]) AS k;
 		EOF
 	done
@@ -343,6 +359,23 @@ item set100kz "set 100 KB compressible, zlib" "pylibmc_pg uncompressed" $net pgb
 item set100kz "set 100 KB compressible, zlib" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
 	"$(script pgm-set100kz "SELECT memcache_set('bench.pgm.s100kz'::text, :v100kz::text);")"
 item set100kz "set 100 KB compressible, zlib" "raw libmemcached" $net raw "-c -z 1024 -s 102400 -p bench.raw.s100kz $PMC_TCP set"
+# the same four on the JSON value (bench/jsonvalue.py; rawclient reads it
+# from the file)
+JC="100 KB compressible JSON"
+item get100kj "get $JC" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-get100kj "SELECT octet_length(mc_get('bench.pmc.v100kj'));")"
+item get100kj "get $JC" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-get100kju "SELECT octet_length(mc_get('bench.pmc.v100kju'));")"
+item get100kj "get $JC" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
+	"$(script pgm-get100kj "SELECT octet_length(memcache_get('bench.pgm.v100kj'::text));")"
+item get100kj "get $JC" "raw libmemcached" $net raw "-f $WORK/v100kj -z 1024 -p bench.raw.v100kj $PMC_TCP get"
+item set100kj "set $JC" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-set100kj "SELECT mc_set('bench.pmc.s100kj', :v100kj::text, 0, 1024);")"
+item set100kj "set $JC" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+	"$(script pmc-set100kju "SELECT mc_set('bench.pmc.s100kju', :v100kj::text);")"
+item set100kj "set $JC" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
+	"$(script pgm-set100kj "SELECT memcache_set('bench.pgm.s100kj'::text, :v100kj::text);")"
+item set100kj "set $JC" "raw libmemcached" $net raw "-f $WORK/v100kj -z 1024 -p bench.raw.s100kj $PMC_TCP set"
 
 UPD_CASE="UPDATE 10,000 rows + invalidation"
 item update "$UPD_CASE" "no trigger" "-" pgbench bench_pmc "$(pmc_opts tcp ascii)" \
@@ -519,7 +552,7 @@ run_item() {
 	fi
 	out=$(PGOPTIONS=${ITEM_OPTS[$id]} timeout -k 10 $((SECS + 120)) "$PGBENCH" -n -M prepared \
 		"${duration[@]}" -c "$n" -j "$n" -f "${ITEM_SCRIPT[$id]}" \
-		-D v100="$V100" -D v100k="$V100K" -D v100kz="$V100KZ" "${ITEM_DB[$id]}" 2>&1) || rc=$?
+		-D v100="$V100" -D v100k="$V100K" -D v100kz="$V100KZ" -D v100kj="$V100KJ" "${ITEM_DB[$id]}" 2>&1) || rc=$?
 	tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)$/\1/p' <<<"$out")
 	if ((rc != 0)) || [[ -z "$tps" ]] || grep -q 'ERROR\|aborted' <<<"$out"; then
 		{

@@ -30,8 +30,15 @@ for op in "get 100 B" "set 100 B"; do
 	done
 done
 for op in "get_multi 100 x 100 B" "100 x get 100 B, one statement" "get 100 KB" "set 100 KB" \
-	"get 100 KB compressible, zlib" "set 100 KB compressible, zlib"; do
+	"get 100 KB compressible, zlib" "set 100 KB compressible, zlib" \
+	"get 100 KB compressible JSON" "set 100 KB compressible JSON"; do
 	for c in "${CLIENTS3[@]}"; do EXPECTED+=("$op|tcp/ascii|$c"); done
+done
+# the compressible cases also time the same value stored uncompressed (the
+# baseline of issue 15's targets)
+for op in "get 100 KB compressible, zlib" "set 100 KB compressible, zlib" \
+	"get 100 KB compressible JSON" "set 100 KB compressible JSON"; do
+	EXPECTED+=("$op|tcp/ascii|pylibmc_pg uncompressed")
 done
 UPD="UPDATE 10,000 rows + invalidation"
 EXPECTED+=("$UPD|-|no trigger" "$UPD|tcp/ascii|pylibmc_pg mc_invalidate"
