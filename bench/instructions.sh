@@ -19,7 +19,9 @@
 # the reply not yet there adds.
 #
 # get: one 100-byte value; set: the same value; get_multi: INSTR_KEYS
-# keys of 100 bytes, all hits.  ASCII and binary protocol for both (pgmemcache
+# keys of 100 bytes, all hits.  pylibmc_pg as installed by default (not in
+# shared_preload_libraries); one more row counts the ASCII mc_get with it
+# preloaded, where each call is also added to the cluster-wide counters.  ASCII and binary protocol for both (pgmemcache
 # with pgmemcache.default_behavior=BINARY_PROTOCOL:0 for ASCII).
 #
 # Writes INSTR_OUT (default bench/results): instructions.md, instructions.csv.
@@ -83,7 +85,7 @@ single() {
 }
 single postgres "CREATE DATABASE ipmc
 CREATE DATABASE ipgm"
-single ipmc "CREATE EXTENSION pylibmc_pg" -c shared_preload_libraries=pylibmc_pg
+single ipmc "CREATE EXTENSION pylibmc_pg"
 single ipgm "CREATE EXTENSION pgmemcache"
 
 V100=$(printf 'v%.0s' $(seq 1 100))
@@ -107,7 +109,9 @@ count() {
 	rm -f "$out"
 }
 
-PMC_OPT=(-c shared_preload_libraries=pylibmc_pg -c "pylibmc_pg.servers=$PMC_TCP")
+# the default installation: not in shared_preload_libraries (the
+# cluster-wide counters off); one more row below counts mc_get preloaded
+PMC_OPT=(-c "pylibmc_pg.servers=$PMC_TCP")
 # proto_opts ascii|binary: popt and gopt, the backend options of each extension
 proto_opts() {
 	local bin=off
@@ -128,6 +132,7 @@ SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, $CALLS)" "${popt[@]}
 	b=$(count memcache_get ipgm "SELECT memcache_set('instr.pgm.v', '$V100'::text)
 SELECT count(memcache_get('instr.pgm.v'::text)) FROM generate_series(1, $CALLS)" "${gopt[@]}")
 	echo "mc_get 100 B,$proto,$a,$b" >>"$CSV"
+	[[ $proto == ascii ]] && pgm_ascii_get=$b
 
 	a=$(count pylibmc_pg_set ipmc "SELECT mc_get('instr.pmc.v')
 SELECT count(mc_set('instr.pmc.s', '$V100'::text)) FROM generate_series(1, $CALLS)" "${popt[@]}")
@@ -141,9 +146,15 @@ SELECT count(*) FROM generate_series(1, $CALLS) g, LATERAL mc_get_multi(CASE WHE
 SELECT count(*) FROM generate_series(1, $CALLS) g, LATERAL memcache_get_multi(CASE WHEN g > 0 THEN '$gk'::text[] END) m" "${gopt[@]}")
 	echo "mc_get_multi $NKEYS x 100 B,$proto,$a,$b" >>"$CSV"
 done
+# the same ASCII mc_get with pylibmc_pg in shared_preload_libraries: every
+# call also counted in the cluster-wide counters (mc_cluster_stats)
+proto_opts ascii
+a=$(count pylibmc_pg_get ipmc "SELECT mc_set('instr.pmc.v', '$V100')
+SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, $CALLS)" -c shared_preload_libraries=pylibmc_pg "${popt[@]}")
+echo "mc_get 100 B preloaded (cluster-wide counters),ascii,$a,$pgm_ascii_get" >>"$CSV"
 # every call must have hit: the log holds the counts the statements returned
 hits=$(grep -c "count = \"$((CALLS * NKEYS))\"\|count = \"$CALLS\"" "$ILOG" || true)
-((hits == 12)) || pmc_die "expected 12 statements of $CALLS calls that all hit, found $hits" "$ILOG"
+((hits == 13)) || pmc_die "expected 13 statements of $CALLS calls that all hit, found $hits" "$ILOG"
 
 # Syscalls per call (strace -c -f on postgres --single, no valgrind): the
 # same statements at CALLS and 2 x CALLS calls, the difference / CALLS, so
