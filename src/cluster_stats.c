@@ -106,6 +106,9 @@ int			pmc_cluster_stats_max = 5000;
 static ClusterState *cs_state = NULL;
 static HTAB *cs_hash = NULL;
 
+/* the shared counters exist (stats.c calls pmc_cluster_stats_count then) */
+bool		pmc_cluster_stats_on = false;
+
 static CachedEntry *cache = NULL;	/* [server slot * PMC_NUM_OPS + op] */
 static int	ncache = 0;
 
@@ -143,6 +146,7 @@ cs_startup(void)
 
 	cs_state = NULL;
 	cs_hash = NULL;
+	pmc_cluster_stats_on = false;
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	cs_state = ShmemInitStruct(CS_STATE_NAME, sizeof(ClusterState), &found);
 	if (!found)
@@ -158,6 +162,7 @@ cs_startup(void)
 	cs_hash = ShmemInitHash(CS_HASH_NAME, pmc_cluster_stats_max, pmc_cluster_stats_max,
 							&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
+	pmc_cluster_stats_on = (cs_hash != NULL);
 }
 
 /*

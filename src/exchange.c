@@ -246,19 +246,6 @@ default_outcome(memcached_return_t rc)
 	}
 }
 
-void
-pmc_exchange_init(PmcExchange *x, memcached_st *mc, PmcOp op, const char *verb,
-				  const char *key, size_t keylen)
-{
-	memset(x, 0, sizeof(*x));
-	x->mc = mc;
-	x->op = op;
-	x->verb = verb;
-	x->key = key;
-	x->keylen = keylen;
-	x->sent = key ? keylen : 0;
-}
-
 /*
  * Did the request fail because its connection was already closed by the
  * server (a memcached restarted while we were idle)?  libmemcached closes

@@ -181,6 +181,7 @@ extern const char *pmc_op_name(PmcOp op);
 /* ---------- cluster_stats.c: the same counters, cluster-wide ---------- */
 
 extern int	pmc_cluster_stats_max;	/* pylibmc_pg.cluster_stats_max */
+extern bool pmc_cluster_stats_on;	/* preloaded: the shared counters exist */
 
 extern void pmc_cluster_stats_init(void);
 extern void pmc_cluster_stats_count(int slot, const char *server, PmcOp op,
@@ -223,8 +224,19 @@ typedef struct PmcExchange
 
 typedef memcached_return_t (*PmcExchangeFn) (memcached_st *mc, void *arg);
 
-extern void pmc_exchange_init(PmcExchange *x, memcached_st *mc, PmcOp op,
-							  const char *verb, const char *key, size_t keylen);
+/* Prepare an exchange (inline: every call makes one) */
+static inline void
+pmc_exchange_init(PmcExchange *x, memcached_st *mc, PmcOp op, const char *verb,
+				  const char *key, size_t keylen)
+{
+	memset(x, 0, sizeof(*x));
+	x->mc = mc;
+	x->op = op;
+	x->verb = verb;
+	x->key = key;
+	x->keylen = keylen;
+	x->sent = key ? keylen : 0;
+}
 extern PmcOutcome pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg);
 extern void pmc_report_failure(PmcExchange *x);
 extern bool pmc_rc_is_server_failure(memcached_return_t rc);

@@ -99,49 +99,24 @@ pmc_stats_reset_servers(memcached_st *mc)
 	}
 }
 
-void
-pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
-				PmcOutcome outcome, size_t sent, size_t received, instr_time start)
-{
-	uint32_t	index = UINT32_MAX;	/* "(all)" */
-
-	if (key != NULL && nserver_slots > 0)
-		index = (nserver_slots == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
-	pmc_stats_count_server(index, op, outcome, sent, received, start);
-}
-
-/* The same, when the caller knows the server's index (UINT32_MAX: "(all)") */
-void
-pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
-					   size_t sent, size_t received, instr_time start)
-{
-	instr_time	elapsed;
-
-	INSTR_TIME_SET_CURRENT(elapsed);
-	INSTR_TIME_SUBTRACT(elapsed, start);
-	pmc_stats_count_calls(index, op, outcome, 1, sent, received, elapsed);
-}
-
 /*
- * ncalls calls of one outcome at once, that took elapsed in all: the quiet
- * deletes of a commit, known applied (or not) only at the barrier, count
- * here in one step rather than reading the clock once per key.
+ * Add ncalls calls of one outcome, that took elapsed in all, to the
+ * server's counters (index UINT32_MAX: "(all)"), and to the cluster's when
+ * the library is preloaded.  Every counted call goes through here: kept
+ * inline, one function call per call counted.
  */
-void
-pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome, long ncalls,
-					  size_t sent, size_t received, instr_time elapsed)
+static inline void
+count_calls(uint32_t index, PmcOp op, PmcOutcome outcome, long ncalls,
+			size_t sent, size_t received, instr_time elapsed)
 {
 	PmcCounters *c;
 	int			slot = 0;
 
-	if (ncalls <= 0)
-		return;
 	if (index < (uint32_t) nserver_slots)
 		slot = server_slot[index];
-
-	/* the same calls in the cluster's counters, when preloaded */
-	pmc_cluster_stats_count(slot, known ? known[slot].name : "(all)", op, outcome,
-							ncalls, sent, received, elapsed);
+	if (pmc_cluster_stats_on)
+		pmc_cluster_stats_count(slot, known ? known[slot].name : "(all)", op, outcome,
+								ncalls, sent, received, elapsed);
 	if (known == NULL)
 		return;
 	c = &known[slot].ops[op];
@@ -155,6 +130,45 @@ pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome, long ncalls,
 	c->bytes_sent += sent;
 	c->bytes_received += received;
 	INSTR_TIME_ADD(c->time, elapsed);
+}
+
+void
+pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+				PmcOutcome outcome, size_t sent, size_t received, instr_time start)
+{
+	uint32_t	index = UINT32_MAX;	/* "(all)" */
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	if (key != NULL && nserver_slots > 0)
+		index = (nserver_slots == 1) ? 0 : memcached_generate_hash(mc, key, keylen);
+	count_calls(index, op, outcome, 1, sent, received, elapsed);
+}
+
+/* The same, when the caller knows the server's index (UINT32_MAX: "(all)") */
+void
+pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
+					   size_t sent, size_t received, instr_time start)
+{
+	instr_time	elapsed;
+
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	count_calls(index, op, outcome, 1, sent, received, elapsed);
+}
+
+/*
+ * ncalls calls of one outcome at once, that took elapsed in all: the quiet
+ * deletes of a commit, known applied (or not) only at the barrier, count
+ * here in one step rather than reading the clock once per key.
+ */
+void
+pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome, long ncalls,
+					  size_t sent, size_t received, instr_time elapsed)
+{
+	if (ncalls > 0)
+		count_calls(index, op, outcome, ncalls, sent, received, elapsed);
 }
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_client_stats);
