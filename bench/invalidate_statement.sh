@@ -3,7 +3,9 @@
 # bench/invalidate_statement.sh: the 10,000-row UPDATE with no trigger, with
 # the row-level mc_invalidate trigger and with the statement-level triggers
 # of mc_invalidate_triggers() (issue 14.2), side by side, and the statement
-# and the COMMIT timed apart; then the backend's peak memory (VmHWM, and the
+# and the COMMIT timed apart, beside a no-op statement trigger that declares
+# the same transition tables (what PostgreSQL's capture costs alone, and so
+# the most the statement form could gain were our own work free); then the backend's peak memory (VmHWM, and the
 # peak of its private memory) for a 1,000,000-row UPDATE with the
 # statement-level triggers.
 #
@@ -58,6 +60,13 @@ CREATE TRIGGER upd_row_inv AFTER UPDATE ON upd_row
 CREATE TABLE upd_stmt (LIKE upd_plain INCLUDING ALL) WITH (fillfactor = 50);
 INSERT INTO upd_stmt SELECT * FROM upd_plain;
 SELECT mc_invalidate_triggers('upd_stmt', 'bench.stmt.{id}');
+-- PostgreSQL's capture of the transition tables alone: a statement trigger
+-- that declares the same OLD and NEW TABLE and does nothing
+CREATE TABLE upd_noop (LIKE upd_plain INCLUDING ALL) WITH (fillfactor = 50);
+INSERT INTO upd_noop SELECT * FROM upd_plain;
+CREATE FUNCTION noop_trigger() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NULL; END';
+CREATE TRIGGER upd_noop_capture AFTER UPDATE ON upd_noop REFERENCING OLD TABLE AS o NEW TABLE AS n
+  FOR EACH STATEMENT EXECUTE FUNCTION noop_trigger();
 VACUUM ANALYZE;
 EOF
 
@@ -76,11 +85,14 @@ done
 # The statement and the COMMIT apart: pgbench -r's per-statement latency of
 # BEGIN; UPDATE; COMMIT (one run of BENCH_SECS per variant, after the rounds)
 declare -A SPLIT=()
-for t in upd_plain upd_row upd_stmt; do
+declare -A SPLIT_U=() SPLIT_C=()
+for t in upd_plain upd_noop upd_row upd_stmt; do
 	printf 'BEGIN;\nUPDATE %s SET v = v + 1;\nCOMMIT;\n' "$t" >"$WORK/$t-split.sql"
 	"${PSQL[@]}" -d "$DB" -c "VACUUM $t" >/dev/null
 	SPLIT[$t]=$("$PG_BINDIR/pgbench" -n -r -c 1 -T "$SECS" -f "$WORK/$t-split.sql" "$DB" 2>&1 |
 		awk '/ UPDATE upd_/ { u = $1 } / COMMIT;$/ { c = $1 } END { printf "UPDATE %.2f ms, COMMIT %.2f ms", u, c }')
+	SPLIT_U[$t]=$(sed 's/^UPDATE \([0-9.]*\) ms.*/\1/' <<<"${SPLIT[$t]}")
+	SPLIT_C[$t]=$(sed 's/.*COMMIT \([0-9.]*\) ms/\1/' <<<"${SPLIT[$t]}")
 	echo "split: $t ${SPLIT[$t]}"
 done
 
@@ -151,7 +163,16 @@ echo "$mem"
 		printf "| mc_invalidate FOR EACH STATEMENT (mc_invalidate_triggers) | %.2f | %.2f | %.2f |\n", s, s / p, s / r
 	}'
 	echo
-	echo "Statement and COMMIT apart (pgbench -r, BEGIN; UPDATE; COMMIT): no trigger ${SPLIT[upd_plain]}; row-level ${SPLIT[upd_row]}; statement-level ${SPLIT[upd_stmt]}."
+	echo "Statement and COMMIT apart (pgbench -r, BEGIN; UPDATE; COMMIT): no trigger ${SPLIT[upd_plain]}; a no-op statement trigger with the same OLD and NEW TABLE (PostgreSQL's capture alone) ${SPLIT[upd_noop]}; row-level ${SPLIT[upd_row]}; statement-level ${SPLIT[upd_stmt]}."
+	echo
+	awk -v pu="${SPLIT_U[upd_plain]}" -v pc="${SPLIT_C[upd_plain]}" -v nu="${SPLIT_U[upd_noop]}" \
+		-v ru="${SPLIT_U[upd_row]}" -v rc="${SPLIT_C[upd_row]}" -v su="${SPLIT_U[upd_stmt]}" -v sc="${SPLIT_C[upd_stmt]}" 'BEGIN {
+		printf "Where the statement form'"'"'s time goes: PostgreSQL capturing both transition tables %.2f ms (no-op UPDATE - no trigger), ", nu - pu
+		printf "mc_invalidate reading them and building and queueing the keys %.2f ms (statement-level UPDATE - no-op), ", su - nu
+		printf "the COMMIT'"'"'s 10,000 deletes %.2f ms (statement-level COMMIT - no trigger). ", sc - pc
+		printf "Were mc_invalidate'"'"'s own work in the statement free, with the row form unchanged, the statement form would be at most %.2fx the row form (row UPDATE + COMMIT over no-op UPDATE + statement-level COMMIT).\n", (ru + rc) / (nu + sc)
+	}'
+
 	echo
 	echo "UPDATE of $BIG rows with the statement-level triggers, one backend, work_mem $("${PSQL[@]}" -At -d "$DB" -c 'SHOW work_mem'): VmHWM (kB) $(grep -o 'cold=[0-9]* before=[0-9]* after=[0-9]*' <<<"$mem") (cold: at connection; before: after the same UPDATE without triggers); private memory (RssAnon, kB) $(grep -o 'anon_before=[0-9]*' <<<"$mem"), peak during the UPDATE $(grep -o 'anon_peak=[0-9]*' <<<"$mem"); $(grep -o 'Time: [0-9.]* ms' <<<"$mem")."
 } >"$OUT"
