@@ -91,8 +91,8 @@ SELECT invs_fill('invs:user:1', 'invs:u2:1');
 UPDATE invs_users SET name = 'Anna' WHERE id = 1;
 SELECT invs_present('invs:user:1', 'invs:u2:1');
 
--- an UPDATE that sets no key column reads only the old rows, unless
--- something else may change a key column: a BEFORE trigger (its change is
+-- an UPDATE that sets no key column still has its new keys compared:
+-- something else may change a key column, a BEFORE trigger (its change is
 -- not in the statement's SET list) ...
 CREATE TABLE invs_people (id int PRIMARY KEY, email text, name text);
 INSERT INTO invs_people VALUES (4, 'Dan@Example.COM', 'Dan');
@@ -118,6 +118,17 @@ SELECT invs_present('invs:gen:s1', 'invs:gen:s2');
 SELECT invs_fill('invs:gen:s1');
 UPDATE invs_gen SET n = 2;
 SELECT invs_present('invs:gen:s1', 'invs:gen:s2');
+-- two UPDATEs of one table in one query share its transition tables: the
+-- keys of both go, whichever of them set a template column
+INSERT INTO invs_people VALUES (5, 'eve@example.com', 'Eve'), (6, 'fay@example.com', 'Fay');
+SELECT invs_fill('invs:p:5', 'invs:p_email:eve@example.com', 'invs:p_email:eve@example.org');
+WITH other AS (UPDATE invs_people SET name = 'Fay!' WHERE id = 6)
+UPDATE invs_people SET email = 'eve@example.org' WHERE id = 5;
+SELECT invs_present('invs:p:5', 'invs:p_email:eve@example.com', 'invs:p_email:eve@example.org');
+SELECT invs_fill('invs:p:5', 'invs:p_email:eve@example.com', 'invs:p_email:eve@example.org');
+WITH other AS (UPDATE invs_people SET email = 'eve@example.com' WHERE id = 5 RETURNING 1)
+UPDATE invs_people SET name = 'Fay!!' WHERE id = 6;
+SELECT invs_present('invs:p:5', 'invs:p_email:eve@example.com', 'invs:p_email:eve@example.org');
 -- a key column set to its own value: each template's key once
 SELECT invs_fill('invs:p:4', 'invs:p_email:dan@example.com');
 SELECT invs_sent() AS before \gset

@@ -37,8 +37,6 @@
 #include "pylibmc_pg.h"
 
 #include "access/htup_details.h"
-#include "access/sysattr.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
@@ -482,37 +480,6 @@ queue_row_keys(TriggerCache *cache, TupleTableSlot *oldslot, TupleTableSlot *new
 	}
 }
 
-/*
- * Can this UPDATE statement have changed a column the templates use?  When
- * it cannot, every row's new keys are its old keys and the NEW TABLE need
- * not be read.  tg_updatedcols is what the statement set (its SET lists,
- * and the generated columns that follow them); it does not show what a
- * BEFORE ROW trigger changed, so a table that has one, or whose rows may
- * be changed by one of another table (a partition, an inheritance child)
- * or elsewhere (a foreign table), may have changed anything.
- */
-static bool
-key_columns_may_change(TriggerData *td, TriggerCache *cache)
-{
-	Relation	rel = td->tg_relation;
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhassubclass ||
-		(rel->trigdesc != NULL && rel->trigdesc->trig_update_before_row) ||
-		td->tg_updatedcols == NULL)
-		return true;
-	for (int i = 0; i < cache->ntemplates; i++)
-	{
-		KeyTemplate *t = &cache->templates[i];
-
-		for (int j = 0; j < t->nparts; j++)
-			if (t->parts[j].literal == NULL &&
-				bms_is_member(t->parts[j].attnum - FirstLowInvalidHeapAttributeNumber,
-							  td->tg_updatedcols))
-				return true;
-	}
-	return false;
-}
-
 /* Read a transition table from its start, through a read pointer of ours */
 static void
 transition_table_start(Tuplestorestate *ts)
@@ -527,8 +494,11 @@ transition_table_start(Tuplestorestate *ts)
  * FOR EACH STATEMENT with transition tables: every row of OLD TABLE and
  * NEW TABLE, as the row form would see them.  For an UPDATE the two tables
  * hold the old and new versions of each row at the same position, so they
- * are read side by side (an unchanged key is built once); when the UPDATE
- * cannot have changed a key column, the old versions alone give every key.
+ * are read side by side (an unchanged key is built once).  Both are read
+ * even when the UPDATE set no template column: tg_updatedcols cannot say
+ * that for every row, since two UPDATEs of one table in one query (WITH)
+ * share its transition tables and fire the trigger once, with the columns
+ * of only one of them.
  */
 static void
 queue_statement_keys(TriggerData *td, TriggerCache *cache, StringInfo buf, int config)
@@ -561,10 +531,6 @@ queue_statement_keys(TriggerData *td, TriggerCache *cache, StringInfo buf, int c
 						td->tg_trigger->tgname),
 				 errhint("Create it with REFERENCING %sNEW TABLE AS n, or use mc_invalidate_triggers().",
 						 TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? "OLD TABLE AS o " : "")));
-
-	/* (after the checks: the trigger must still have both tables) */
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event) && !key_columns_may_change(td, cache))
-		newtable = NULL;
 
 	if (oldtable != NULL)
 	{
