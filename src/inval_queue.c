@@ -119,6 +119,10 @@ typedef struct PendingQueue
 	uint64		spilled;		/* bytes of records in the file */
 	long		nspilled;		/* records in the file */
 	PendingLevel *levels;		/* innermost first */
+	bool		inserting;		/* in pmc_inval_queue: an ERROR there may
+								 * leave the hash table claiming a size its
+								 * array has not (simplehash grows its size
+								 * before it allocates) */
 } PendingQueue;
 
 static uint32 record_hash(PendingQueue *q, uint32 offset);
@@ -228,7 +232,7 @@ keep_buffers(PendingQueue *q)
 {
 	if (q->log == NULL)
 		return;
-	if ((Size) q->logcap + hash_table_bytes(q) <= KEEP_BYTES)
+	if (!q->inserting && (Size) q->logcap + hash_table_bytes(q) <= KEEP_BYTES)
 	{
 		pending_reset(q->keys);
 		q->keys->private_data = NULL;
@@ -285,8 +289,11 @@ make_room(PendingQueue *q, uint32 size)
 		spill(q);
 	else
 	{
+		/* the capacity changes only once the larger block exists */
+		char	   *larger = repalloc(q->log, (Size) q->logcap * 2);
+
+		q->log = larger;
 		q->logcap *= 2;
-		q->log = repalloc(q->log, q->logcap);
 	}
 }
 
@@ -325,6 +332,7 @@ pmc_inval_queue(const char *key, size_t len, int config)
 		q->levels = level;
 	}
 
+	q->inserting = true;
 	make_room(q, size);
 	/* the record goes at the end of the log; it stays if it is new */
 	rec = (unsigned char *) q->log + q->loglen;
@@ -338,6 +346,25 @@ pmc_inval_queue(const char *key, size_t len, int config)
 		q->loglen += size;
 		q->nlog++;
 	}
+	q->inserting = false;
+}
+
+/*
+ * Empty the hash table.  After an ERROR inside pmc_inval_queue it may claim
+ * a size its array has not: then it is made anew (the array itself is
+ * freed whatever size the table claims).
+ */
+static void
+empty_keys(PendingQueue *q)
+{
+	if (q->inserting)
+	{
+		pending_destroy(q->keys);
+		q->keys = pending_create(kept_cxt, 256, q);
+		q->inserting = false;
+	}
+	else
+		pending_reset(q->keys);
 }
 
 static long
@@ -378,6 +405,18 @@ at_subabort(int my_level)
 		cut = q->levels;
 		q->levels = cut->upper;
 	}
+	if (cut == NULL && q->inserting)
+	{
+		/* (cannot happen: the failed call's level is cut) hash them again */
+		empty_keys(q);
+		for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
+		{
+			bool		found;
+
+			(void) pending_insert(q->keys, off, &found);
+		}
+		return;
+	}
 	if (cut == NULL)
 		return;
 	if (cut->start >= q->spilled)
@@ -385,7 +424,7 @@ at_subabort(int my_level)
 		/* in memory: keep the records before the cut, hash them again */
 		q->loglen = (uint32) (cut->start - q->spilled);
 		q->nlog = cut->nstart - q->nspilled;
-		pending_reset(q->keys);
+		empty_keys(q);
 		for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
 		{
 			bool		found;
@@ -400,7 +439,7 @@ at_subabort(int my_level)
 		q->nspilled = cut->nstart;
 		q->loglen = 0;
 		q->nlog = 0;
-		pending_reset(q->keys);
+		empty_keys(q);
 	}
 	pfree(cut);
 }
