@@ -528,7 +528,16 @@ send_keys_guarded(void *arg)
 					st->dead[s] = true;
 				break;
 		}
-		if (outcome != PMC_OUTCOME_UNSET)
+		if (outcome != PMC_OUTCOME_UNSET && buffered)
+		{
+			/* a quiet key that failed at once: no time of its own either */
+			instr_time	none;
+
+			INSTR_TIME_SET_ZERO(none);
+			pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+								  outcome, 1, len, 0, none);
+		}
+		else if (outcome != PMC_OUTCOME_UNSET)
 			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
 								   outcome, len, 0, start);
 
