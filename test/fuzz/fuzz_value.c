@@ -10,11 +10,13 @@
  *   pmc_value_kind    - the kind follows pylibmc's rules on the type bits;
  *   pmc_inflate       - same verdict (ok or not) and same bytes as zlib's
  *                       inflate into a buffer of limit + 1 bytes, but for
- *                       one known leniency of libdeflate (a code-length
- *                       repeat that runs past the code lengths, which zlib
- *                       refuses as "invalid bit length repeat"): such a
- *                       stream may inflate when zlib says Z_DATA_ERROR and
- *                       the bytes carry the stream's own Adler-32; never more
+ *                       libdeflate's known leniency in a dynamic block's
+ *                       header (code-length repeats past the code lengths,
+ *                       288 length or 32 distance symbols, some codes zlib
+ *                       finds incomplete: zlib_header_leniency()): such a
+ *                       stream may inflate when zlib refuses it for one of
+ *                       those and the bytes carry the stream's own
+ *                       Adler-32; never more
  *                       than limit bytes; the bytes after 'headroom' (0 to
  *                       7, from the flags' high byte) and a NUL after them;
  *                       one block left on success, none on failure;
@@ -100,8 +102,9 @@ ref_kind(uint32_t flags)
 }
 
 /* 1 = a complete stream within limit (bytes in out, *outlen), 0 = not */
-/* zlib's last verdict (inflate()'s return) in ref_inflate */
+/* zlib's last verdict in ref_inflate: inflate()'s return and message */
 static int	ref_zrc;
+static const char *ref_msg;
 
 static int
 ref_inflate(const uint8_t *in, size_t inlen, size_t limit, uint8_t *out, size_t *outlen)
@@ -130,15 +133,44 @@ ref_inflate(const uint8_t *in, size_t inlen, size_t limit, uint8_t *out, size_t 
 	}
 	*outlen = zs.total_out;
 	ref_zrc = zrc;
+	ref_msg = zs.msg ? zs.msg : "";	/* zlib's messages are static strings */
 	inflateEnd(&zs);
 	return ok;
 }
 
 /*
+ * zlib refused the stream for how a dynamic block's header builds its
+ * Huffman codes, where libdeflate is laxer: it lets a code-length repeat
+ * run past the code lengths, takes 288 length or 32 distance symbols (the
+ * format's reserved ones), and builds some codes zlib finds incomplete.
+ * Every byte libdeflate then writes is still decoded from the data and
+ * checked against the stream's Adler-32.  Any other refusal (a bad zlib
+ * header, block type, stored length, distance too far back, checksum) is
+ * one libdeflate must share.
+ */
+static int
+zlib_header_leniency(const char *msg)
+{
+	static const char *const lenient[] = {
+		"invalid bit length repeat",
+		"too many length or distance symbols",
+		"invalid code lengths set",
+		"invalid literal/lengths set",
+		"invalid distances set",
+	};
+
+	for (size_t i = 0; i < sizeof(lenient) / sizeof(lenient[0]); i++)
+		if (strcmp(msg, lenient[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
  * pmc_inflate returned out[0, outlen) from a stream zlib refused: only
- * libdeflate's known leniency may explain it.  zlib must have found the
- * data invalid (not short, not too large), and the output must carry the
- * Adler-32 that ends the stream where libdeflate stopped reading it.
+ * libdeflate's known leniency may explain it.  zlib must have refused the
+ * stream for one of those reasons, libdeflate must give the same bytes,
+ * and they must carry the Adler-32 that ends the stream where libdeflate
+ * stopped reading it (computed here with zlib's adler32).
  */
 static int
 lenient_ok(const uint8_t *in, size_t inlen, size_t limit, const char *out, size_t outlen)
@@ -152,7 +184,7 @@ lenient_ok(const uint8_t *in, size_t inlen, size_t limit, const char *out, size_
 
 	if (d == NULL || again == NULL)
 		abort();
-	ok = ref_zrc == Z_DATA_ERROR &&
+	ok = ref_zrc == Z_DATA_ERROR && zlib_header_leniency(ref_msg) &&
 		libdeflate_zlib_decompress_ex(d, in, inlen, again, limit + 1, &used_in, &againlen) ==
 		LIBDEFLATE_SUCCESS &&
 		againlen == outlen && memcmp(again, out, outlen) == 0 && used_in >= 6;
