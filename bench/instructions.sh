@@ -19,10 +19,11 @@
 # the reply not yet there adds.
 #
 # get: one 100-byte value; set: the same value; get_multi: INSTR_KEYS
-# keys of 100 bytes, all hits.  pylibmc_pg as installed by default (not in
-# shared_preload_libraries); one more row counts the ASCII mc_get with it
-# preloaded, where each call is also added to the cluster-wide counters.  ASCII and binary protocol for both (pgmemcache
-# with pgmemcache.default_behavior=BINARY_PROTOCOL:0 for ASCII).
+# keys of 100 bytes, all hits.  ASCII and binary protocol for both
+# (pgmemcache with pgmemcache.default_behavior=BINARY_PROTOCOL:0 for ASCII).
+# pylibmc_pg as installed by default (not in shared_preload_libraries); one
+# more row counts the ASCII mc_get with it preloaded, where each call is also
+# added to the cluster-wide counters.
 #
 # Writes INSTR_OUT (default bench/results): instructions.md, instructions.csv.
 #

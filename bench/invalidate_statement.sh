@@ -5,9 +5,9 @@
 # of mc_invalidate_triggers() (issue 14.2), side by side, and the statement
 # and the COMMIT timed apart, beside a no-op statement trigger that declares
 # the same transition tables (what PostgreSQL's capture costs alone, and so
-# the most the statement form could gain were our own work free); then the backend's peak memory (VmHWM, and the
-# peak of its private memory) for a 1,000,000-row UPDATE with the
-# statement-level triggers.
+# the most the statement form could gain were our own work free); then the
+# backend's peak memory (VmHWM, and the peak of its private memory) for a
+# 1,000,000-row UPDATE with the statement-level triggers.
 #
 #   bench/invalidate_statement.sh
 #
@@ -84,15 +84,14 @@ done
 
 # The statement and the COMMIT apart: pgbench -r's per-statement latency of
 # BEGIN; UPDATE; COMMIT (one run of BENCH_SECS per variant, after the rounds)
-declare -A SPLIT=()
-declare -A SPLIT_U=() SPLIT_C=()
+# SPLIT_U and SPLIT_C: the UPDATE's and the COMMIT's ms; SPLIT: both, as text
+declare -A SPLIT=() SPLIT_U=() SPLIT_C=()
 for t in upd_plain upd_noop upd_row upd_stmt; do
 	printf 'BEGIN;\nUPDATE %s SET v = v + 1;\nCOMMIT;\n' "$t" >"$WORK/$t-split.sql"
 	"${PSQL[@]}" -d "$DB" -c "VACUUM $t" >/dev/null
-	SPLIT[$t]=$("$PG_BINDIR/pgbench" -n -r -c 1 -T "$SECS" -f "$WORK/$t-split.sql" "$DB" 2>&1 |
-		awk '/ UPDATE upd_/ { u = $1 } / COMMIT;$/ { c = $1 } END { printf "UPDATE %.2f ms, COMMIT %.2f ms", u, c }')
-	SPLIT_U[$t]=$(sed 's/^UPDATE \([0-9.]*\) ms.*/\1/' <<<"${SPLIT[$t]}")
-	SPLIT_C[$t]=$(sed 's/.*COMMIT \([0-9.]*\) ms/\1/' <<<"${SPLIT[$t]}")
+	read -r SPLIT_U[$t] SPLIT_C[$t] < <("$PG_BINDIR/pgbench" -n -r -c 1 -T "$SECS" -f "$WORK/$t-split.sql" "$DB" 2>&1 |
+		awk '/ UPDATE upd_/ { u = $1 } / COMMIT;$/ { c = $1 } END { printf "%.2f %.2f\n", u, c }')
+	SPLIT[$t]="UPDATE ${SPLIT_U[$t]} ms, COMMIT ${SPLIT_C[$t]} ms"
 	echo "split: $t ${SPLIT[$t]}"
 done
 
@@ -172,7 +171,6 @@ echo "$mem"
 		printf "the COMMIT'"'"'s 10,000 deletes %.2f ms (statement-level COMMIT - no trigger). ", sc - pc
 		printf "Were mc_invalidate'"'"'s own work in the statement free, with the row form unchanged, the statement form would be at most %.2fx the row form (row UPDATE + COMMIT over no-op UPDATE + statement-level COMMIT).\n", (ru + rc) / (nu + sc)
 	}'
-
 	echo
 	echo "UPDATE of $BIG rows with the statement-level triggers, one backend, work_mem $("${PSQL[@]}" -At -d "$DB" -c 'SHOW work_mem'): VmHWM (kB) $(grep -o 'cold=[0-9]* before=[0-9]* after=[0-9]*' <<<"$mem") (cold: at connection; before: after the same UPDATE without triggers); private memory (RssAnon, kB) $(grep -o 'anon_before=[0-9]*' <<<"$mem"), peak during the UPDATE $(grep -o 'anon_peak=[0-9]*' <<<"$mem"); $(grep -o 'Time: [0-9.]* ms' <<<"$mem")."
 } >"$OUT"

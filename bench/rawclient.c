@@ -6,7 +6,7 @@
  * what one pgbench transaction of the same case does:
  *
  *   rawclient [-b] [-S secs] [-s size] [-z min_compress_len] [-n keys]
- *             [-c | -f file] [-p prefix] SERVER OP
+ *             [-f file] [-p prefix] SERVER OP
  *
  *   SERVER  host:port or /path/to.sock
  *   OP      get      one get of key PREFIX
@@ -17,8 +17,8 @@
  *   -b      binary protocol (default ASCII)
  *   -z N    compress values of N bytes or more with zlib before set and
  *           inflate after get (what pylibmc and pylibmc_pg do)
- *   -c      the value set is compressible (repeated text), else random
- *   -f FILE the value set is FILE's bytes (its size replaces -s)
+ *   -f FILE the value set is FILE's bytes (its size replaces -s), else
+ *           random printable bytes
  *
  * Options as pylibmc_pg's defaults: TCP_NODELAY on TCP, CAS support on.
  * Keys are pre-set by the tool itself before timing (get, mget, getn).
@@ -112,7 +112,7 @@ do_get(memcached_st *mc, const char *key, size_t expect)
 int
 main(int argc, char **argv)
 {
-	int			binary = 0, compressible = 0, nkeys = 100, opt;
+	int			binary = 0, nkeys = 100, opt;
 	double		secs = 5;
 	size_t		size = 100;
 	const char *prefix = "raw.k";
@@ -126,12 +126,11 @@ main(int argc, char **argv)
 	long		ops = 0;
 	double		t0, t1;
 
-	while ((opt = getopt(argc, argv, "bcf:S:s:z:n:p:")) != -1)
+	while ((opt = getopt(argc, argv, "bf:S:s:z:n:p:")) != -1)
 	{
 		switch (opt)
 		{
 			case 'b': binary = 1; break;
-			case 'c': compressible = 1; break;
 			case 'f': file = optarg; break;
 			case 'S': secs = atof(optarg); break;
 			case 's': size = (size_t) atol(optarg); break;
@@ -139,7 +138,7 @@ main(int argc, char **argv)
 			case 'n': nkeys = atoi(optarg); break;
 			case 'p': prefix = optarg; break;
 			default:
-				fprintf(stderr, "usage: rawclient [-b] [-c | -f file] [-S secs] [-s size] [-z min] [-n keys] [-p prefix] SERVER get|set|mget|getn|delete\n");
+				fprintf(stderr, "usage: rawclient [-b] [-f file] [-S secs] [-s size] [-z min] [-n keys] [-p prefix] SERVER get|set|mget|getn|delete\n");
 				return 2;
 		}
 	}
@@ -177,7 +176,7 @@ main(int argc, char **argv)
 	if (rc != MEMCACHED_SUCCESS)
 		die(mc, rc, "server_add");
 
-	/* the value: a file's bytes, random printable bytes, or repeated text */
+	/* the value: a file's bytes, or random printable bytes */
 	if (file)
 	{
 		FILE	   *f = fopen(file, "rb");
@@ -202,8 +201,7 @@ main(int argc, char **argv)
 		val = malloc(size + 1);
 		srandom(42);
 		for (size_t i = 0; i < size; i++)
-			val[i] = compressible ? "pylibmc_pg benchmark row, compressible; "[i % 40]
-				: (char) ('!' + random() % 94);
+			val[i] = (char) ('!' + random() % 94);
 	}
 	val[size] = '\0';
 

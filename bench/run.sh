@@ -140,7 +140,7 @@ gcc -O2 -Wall -o "$WORK/rawclient" "$BENCH_DIR/rawclient.c" -lmemcached -lz >>"$
 # compressible 100 KB values:
 # - v100kz, one 40-byte phrase repeated: deflate (level 6) makes it 361 bytes
 #   (284x), the repetitive extreme; libdeflate's level 6 compresses it in
-#   about 140 µs, its easiest case (rawclient -c sets the same text);
+#   about 140 µs, its easiest case;
 # - v100kj, bench/jsonvalue.py: a JSON array of 189 user records (ids, uuids,
 #   names, emails, numbers, timestamps, booleans, tags, nested address and
 #   preferences objects), exactly 102,400 bytes, the same bytes every run;
@@ -345,37 +345,28 @@ item set100k "set 100 KB" "raw libmemcached" $net raw "-s 102400 -p bench.raw.s1
 # no compression, so it moves the 100 KB as they are; "pylibmc_pg
 # uncompressed" is the same value without compression (the baseline of the
 # compression targets).
-item get100kz "get 100 KB compressible, zlib" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-get100kz "SELECT octet_length(mc_get('bench.pmc.v100kz'));")"
-item get100kz "get 100 KB compressible, zlib" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-get100kzu "SELECT octet_length(mc_get('bench.pmc.v100kzu'));")"
-item get100kz "get 100 KB compressible, zlib" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
-	"$(script pgm-get100kz "SELECT octet_length(memcache_get('bench.pgm.v100kz'::text));")"
-item get100kz "get 100 KB compressible, zlib" "raw libmemcached" $net raw "-c -z 1024 -s 102400 -p bench.raw.v100kz $PMC_TCP get"
-item set100kz "set 100 KB compressible, zlib" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-set100kz "SELECT mc_set('bench.pmc.s100kz', :v100kz::text, 0, 1024);")"
-item set100kz "set 100 KB compressible, zlib" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-set100kzu "SELECT mc_set('bench.pmc.s100kzu', :v100kz::text);")"
-item set100kz "set 100 KB compressible, zlib" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
-	"$(script pgm-set100kz "SELECT memcache_set('bench.pgm.s100kz'::text, :v100kz::text);")"
-item set100kz "set 100 KB compressible, zlib" "raw libmemcached" $net raw "-c -z 1024 -s 102400 -p bench.raw.s100kz $PMC_TCP set"
-# the same four on the JSON value (bench/jsonvalue.py; rawclient reads it
-# from the file)
-JC="100 KB compressible JSON"
-item get100kj "get $JC" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-get100kj "SELECT octet_length(mc_get('bench.pmc.v100kj'));")"
-item get100kj "get $JC" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-get100kju "SELECT octet_length(mc_get('bench.pmc.v100kju'));")"
-item get100kj "get $JC" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
-	"$(script pgm-get100kj "SELECT octet_length(memcache_get('bench.pgm.v100kj'::text));")"
-item get100kj "get $JC" "raw libmemcached" $net raw "-f $WORK/v100kj -z 1024 -p bench.raw.v100kj $PMC_TCP get"
-item set100kj "set $JC" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-set100kj "SELECT mc_set('bench.pmc.s100kj', :v100kj::text, 0, 1024);")"
-item set100kj "set $JC" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
-	"$(script pmc-set100kju "SELECT mc_set('bench.pmc.s100kju', :v100kj::text);")"
-item set100kj "set $JC" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
-	"$(script pgm-set100kj "SELECT memcache_set('bench.pgm.s100kj'::text, :v100kj::text);")"
-item set100kj "set $JC" "raw libmemcached" $net raw "-f $WORK/v100kj -z 1024 -p bench.raw.s100kj $PMC_TCP set"
+# compressible_items z|j LABEL: the four variants of get100kX and
+# set100kX on the value $WORK/v100kX (rawclient reads the same file)
+compressible_items() {
+	local x=$1 label=$2
+	item "get100k$x" "get $label" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script "pmc-get100k$x" "SELECT octet_length(mc_get('bench.pmc.v100k$x'));")"
+	item "get100k$x" "get $label" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script "pmc-get100k${x}u" "SELECT octet_length(mc_get('bench.pmc.v100k${x}u'));")"
+	item "get100k$x" "get $label" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
+		"$(script "pgm-get100k$x" "SELECT octet_length(memcache_get('bench.pgm.v100k$x'::text));")"
+	item "get100k$x" "get $label" "raw libmemcached" $net raw "-f $WORK/v100k$x -z 1024 -p bench.raw.v100k$x $PMC_TCP get"
+	item "set100k$x" "set $label" pylibmc_pg $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script "pmc-set100k$x" "SELECT mc_set('bench.pmc.s100k$x', :v100k$x::text, 0, 1024);")"
+	item "set100k$x" "set $label" "pylibmc_pg uncompressed" $net pgbench bench_pmc "$(pmc_opts tcp ascii)" \
+		"$(script "pmc-set100k${x}u" "SELECT mc_set('bench.pmc.s100k${x}u', :v100k$x::text);")"
+	item "set100k$x" "set $label" pgmemcache $net pgbench bench_pgm "$(pgm_opts tcp ascii)" \
+		"$(script "pgm-set100k$x" "SELECT memcache_set('bench.pgm.s100k$x'::text, :v100k$x::text);")"
+	item "set100k$x" "set $label" "raw libmemcached" $net raw "-f $WORK/v100k$x -z 1024 -p bench.raw.s100k$x $PMC_TCP set"
+}
+compressible_items z "100 KB compressible, zlib"
+# the same four on the JSON value (bench/jsonvalue.py)
+compressible_items j "100 KB compressible JSON"
 
 UPD_CASE="UPDATE 10,000 rows + invalidation"
 item update "$UPD_CASE" "no trigger" "-" pgbench bench_pmc "$(pmc_opts tcp ascii)" \

@@ -179,9 +179,9 @@ record_equal(PendingQueue *q, uint32 a, uint32 b)
 }
 
 static Size
-hash_table_bytes(PendingQueue *q)
+hash_table_bytes(struct pending_hash *keys)
 {
-	return (Size) q->keys->size * sizeof(PendingEntry);
+	return (Size) keys->size * sizeof(PendingEntry);
 }
 
 static PendingQueue *
@@ -201,7 +201,7 @@ create_queue(void)
 	q->cxt = cxt;
 	q->limit = Max((Size) work_mem * 1024, (Size) 65536);
 	if (kept_log != NULL &&
-		(Size) kept_logcap + (Size) kept_keys->size * sizeof(PendingEntry) <= q->limit)
+		(Size) kept_logcap + hash_table_bytes(kept_keys) <= q->limit)
 	{
 		q->log = kept_log;
 		q->logcap = kept_logcap;
@@ -232,7 +232,7 @@ keep_buffers(PendingQueue *q)
 {
 	if (q->log == NULL)
 		return;
-	if (!q->inserting && (Size) q->logcap + hash_table_bytes(q) <= KEEP_BYTES)
+	if (!q->inserting && (Size) q->logcap + hash_table_bytes(q->keys) <= KEEP_BYTES)
 	{
 		pending_reset(q->keys);
 		q->keys->private_data = NULL;
@@ -281,11 +281,11 @@ make_room(PendingQueue *q, uint32 size)
 {
 	/* the hash table doubles when it is this full */
 	if (q->keys->members >= q->keys->grow_threshold &&
-		2 * hash_table_bytes(q) + q->logcap > q->limit && q->nlog > 0)
+		2 * hash_table_bytes(q->keys) + q->logcap > q->limit && q->nlog > 0)
 		spill(q);
 	if (q->loglen + size <= q->logcap)
 		return;
-	if ((Size) q->logcap * 2 + hash_table_bytes(q) > q->limit && q->nlog > 0)
+	if ((Size) q->logcap * 2 + hash_table_bytes(q->keys) > q->limit && q->nlog > 0)
 		spill(q);
 	else
 	{
@@ -367,6 +367,19 @@ empty_keys(PendingQueue *q)
 		pending_reset(q->keys);
 }
 
+/* Empty the hash table, then hash the records in memory again */
+static void
+rehash_log(PendingQueue *q)
+{
+	empty_keys(q);
+	for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
+	{
+		bool		found;
+
+		(void) pending_insert(q->keys, off, &found);
+	}
+}
+
 static long
 pending_count(void)
 {
@@ -405,18 +418,8 @@ at_subabort(int my_level)
 		cut = q->levels;
 		q->levels = cut->upper;
 	}
-	if (cut == NULL && q->inserting)
-	{
-		/* (cannot happen: the failed call's level is cut) hash them again */
-		empty_keys(q);
-		for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
-		{
-			bool		found;
-
-			(void) pending_insert(q->keys, off, &found);
-		}
-		return;
-	}
+	/* a call that failed inside this subtransaction queued at its level */
+	Assert(cut != NULL || !q->inserting);
 	if (cut == NULL)
 		return;
 	if (cut->start >= q->spilled)
@@ -424,13 +427,7 @@ at_subabort(int my_level)
 		/* in memory: keep the records before the cut, hash them again */
 		q->loglen = (uint32) (cut->start - q->spilled);
 		q->nlog = cut->nstart - q->nspilled;
-		empty_keys(q);
-		for (uint32 off = 0; off < q->loglen; off += REC_SIZE(q->log + off))
-		{
-			bool		found;
-
-			(void) pending_insert(q->keys, off, &found);
-		}
+		rehash_log(q);
 	}
 	else
 	{

@@ -438,12 +438,9 @@ fail_all_sent(SendState *st)
 static void
 count_lost(SendState *st, long n)
 {
-	instr_time	none;
-
 	if (st != NULL && st != SEND_STATE_FAILED)
 		st->failed[0] += n;
-	INSTR_TIME_SET_ZERO(none);
-	pmc_stats_count_calls(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, n, 0, 0, none);
+	pmc_stats_count_calls(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, n, 0, 0);
 }
 
 /*
@@ -487,9 +484,8 @@ send_keys_guarded(void *arg)
 		{
 			/* this server already failed in this send: skip its keys */
 			st->failed[s]++;
-			INSTR_TIME_SET_ZERO(start);
 			pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-								  PMC_ERROR, 1, len, 0, start);
+								  PMC_ERROR, 1, len, 0);
 			continue;
 		}
 
@@ -529,14 +525,9 @@ send_keys_guarded(void *arg)
 				break;
 		}
 		if (outcome != PMC_OUTCOME_UNSET && buffered)
-		{
 			/* a quiet key that failed at once: no time of its own either */
-			instr_time	none;
-
-			INSTR_TIME_SET_ZERO(none);
 			pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-								  outcome, 1, len, 0, none);
-		}
+								  outcome, 1, len, 0);
 		else if (outcome != PMC_OUTCOME_UNSET)
 			pmc_stats_count_server(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
 								   outcome, len, 0, start);
@@ -558,9 +549,7 @@ static void
 barrier_guarded(void *arg)
 {
 	SendState  *st = (SendState *) arg;
-	instr_time	none;
 
-	INSTR_TIME_SET_ZERO(none);
 	for (uint32_t s = 0; s < st->nservers; s++)
 	{
 		size_t		vlen;
@@ -591,7 +580,7 @@ barrier_guarded(void *arg)
 		 */
 		pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
 							  applied ? PMC_HIT : PMC_ERROR, st->unacked[s],
-							  st->unacked_bytes[s], 0, none);
+							  st->unacked_bytes[s], 0);
 		st->unacked[s] = 0;
 		st->unacked_bytes[s] = 0;
 	}

@@ -174,8 +174,7 @@ extern void pmc_stats_count(memcached_st *mc, PmcOp op, const char *key, size_t 
 extern void pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 								   size_t sent, size_t received, instr_time start);
 extern void pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome,
-								  long ncalls, size_t sent, size_t received,
-								  instr_time elapsed);
+								  long ncalls, size_t sent, size_t received);
 extern const char *pmc_op_name(PmcOp op);
 
 /* ---------- cluster_stats.c: the same counters, cluster-wide ---------- */

@@ -159,16 +159,20 @@ pmc_stats_count_server(uint32_t index, PmcOp op, PmcOutcome outcome,
 }
 
 /*
- * ncalls calls of one outcome at once, that took elapsed in all: the quiet
- * deletes of a commit, known applied (or not) only at the barrier, count
- * here in one step rather than reading the clock once per key.
+ * ncalls calls of one outcome at once, with no time of their own: the
+ * quiet deletes of a commit, known applied (or not) only at the barrier
+ * (whose wait is not split among them), and keys never sent.  One step,
+ * no clock read.
  */
 void
 pmc_stats_count_calls(uint32_t index, PmcOp op, PmcOutcome outcome, long ncalls,
-					  size_t sent, size_t received, instr_time elapsed)
+					  size_t sent, size_t received)
 {
+	instr_time	none;
+
+	INSTR_TIME_SET_ZERO(none);
 	if (ncalls > 0)
-		count_calls(index, op, outcome, ncalls, sent, received, elapsed);
+		count_calls(index, op, outcome, ncalls, sent, received, none);
 }
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_client_stats);

@@ -101,11 +101,11 @@ ref_kind(uint32_t flags)
 	return PMC_KIND_UNDECODABLE;
 }
 
-/* 1 = a complete stream within limit (bytes in out, *outlen), 0 = not */
 /* zlib's last verdict in ref_inflate: inflate()'s return and message */
 static int	ref_zrc;
 static const char *ref_msg;
 
+/* 1 = a complete stream within limit (bytes in out, *outlen), 0 = not */
 static int
 ref_inflate(const uint8_t *in, size_t inlen, size_t limit, uint8_t *out, size_t *outlen)
 {
@@ -269,7 +269,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		live_blocks = 0;
 		rc = pmc_inflate(in, len, limit, headroom, fuzz_alloc, fuzz_free, &out, &outlen);
 		ref_ok = ref_inflate(val, len, limit, ref, &reflen);
-		if (rc == PMC_INFLATE_OK && !ref_ok &&
+		if (rc == PMC_INFLATE_OK && !ref_ok && out != NULL &&
 			lenient_ok(val, len, limit, out + headroom, outlen))
 		{
 			/* libdeflate's leniency, checksum and all: same bytes as it */

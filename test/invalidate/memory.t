@@ -29,6 +29,8 @@ ROWS=100000
 fault_db pmc_inval_memory
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pmc-memory.XXXXXX")
 trap 'rm -rf "$WORK"; fault__cleanup' EXIT
+# field NAME: the value of the line "NAME=value" the last psql run printed
+field() { sed -n "s/^$1=//p" <<<"$out"; }
 
 q "CREATE TABLE big (id int PRIMARY KEY, v int) WITH (fillfactor = 30);
    INSERT INTO big SELECT g, 0 FROM generate_series(1, $ROWS) g;
@@ -55,11 +57,11 @@ SELECT 'sent=' || (sent() - :sent_before);
 SELECT 'left=' || count(*) FROM mc_get_multi(ARRAY['mem:1', 'mem:50000', 'mem:$ROWS']);
 SQL
 out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/big.sql" 2>&1)
-growth=$(sed -n 's/^growth_kb=//p' <<<"$out")
+growth=$(field growth_kb)
 diag "VmHWM growth for a $ROWS-row UPDATE with work_mem = 64kB: ${growth:-?} kB"
 between "${growth:-999999}" 0 4096 "the queue of $ROWS keys stays small (VmHWM growth <= 4 MB)"
-is "$(sed -n 's/^sent=//p' <<<"$out")" "$ROWS" "each of the $ROWS keys is sent once"
-is "$(sed -n 's/^left=//p' <<<"$out")" "0" "the keys are deleted at COMMIT, from the file and from memory"
+is "$(field sent)" "$ROWS" "each of the $ROWS keys is sent once"
+is "$(field left)" "0" "the keys are deleted at COMMIT, from the file and from memory"
 unlike "$out" "WARNING|ERROR" "no warning"
 
 # Savepoints over spilled keys: 20,000 keys (about 700 kB of queue) go to
@@ -89,9 +91,9 @@ SELECT 'sent=' || (sent() - :sent_before);
 SELECT 'left=' || string_agg(key, ' ' ORDER BY key) FROM mc_get_multi($keys);
 SQL
 out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/savepoints.sql" 2>&1)
-is "$(sed -n 's/^sent=//p' <<<"$out")" "30001" \
+is "$(field sent)" "30001" \
 	"after ROLLBACK TO SAVEPOINT over spilled keys, only the committed levels' keys are sent"
-is "$(sed -n 's/^left=//p' <<<"$out")" "mem:20001 mem:40000 mem:50000 mem:90000" \
+is "$(field left)" "mem:20001 mem:40000 mem:50000 mem:90000" \
 	"the rolled-back levels' keys stay cached, the others are deleted"
 unlike "$out" "WARNING|ERROR" "no warning"
 
@@ -110,9 +112,9 @@ COMMIT;
 SELECT 'after_commit=' || count(*) FROM pg_ls_tmpdir();
 SQL
 out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/tmpfiles.sql" 2>&1)
-between "$(sed -n 's/^during=//p' <<<"$out")" 1 1000 "past work_mem the queue is in a temporary file"
-is "$(sed -n 's/^after_rollback=//p' <<<"$out")" "0" "ROLLBACK removes it"
-is "$(sed -n 's/^after_commit=//p' <<<"$out")" "0" "COMMIT removes it after the send"
+between "$(field during)" 1 1000 "past work_mem the queue is in a temporary file"
+is "$(field after_rollback)" "0" "ROLLBACK removes it"
+is "$(field after_commit)" "0" "COMMIT removes it after the send"
 
 # The buffers kept between transactions (one session throughout).
 cat >"$WORK/keep.sql" <<SQL
@@ -147,14 +149,14 @@ SELECT 'kept_100000=' || kept();
 DROP FUNCTION kept();
 SQL
 out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/keep.sql" 2>&1)
-kept=$(sed -n 's/^kept_10000=//p' <<<"$out")
+kept=$(field kept_10000)
 diag "kept after a 10,000-key transaction: ${kept:-?} bytes"
 between "${kept:-0}" 300000 1100000 "a 10,000-key queue's log and hash table are kept for the next transaction (at most 1 MB)"
-is "$(sed -n 's/^after_rollback=//p' <<<"$out")" "keep:1 keep:2 keep:3" "ROLLBACK of 10,000 queued keys deletes nothing"
-is "$(sed -n 's/^sent=//p' <<<"$out")" "2" "keys the aborted transaction queued are queued again by the next one, on the kept buffers"
-is "$(sed -n 's/^after_commit=//p' <<<"$out")" "keep:3" "and deleted at its COMMIT"
-is "$(sed -n 's/^again=//p' <<<"$out")" "0" "a key a committed transaction queued is queued and deleted again by the next"
-kept=$(sed -n 's/^kept_100000=//p' <<<"$out")
+is "$(field after_rollback)" "keep:1 keep:2 keep:3" "ROLLBACK of 10,000 queued keys deletes nothing"
+is "$(field sent)" "2" "keys the aborted transaction queued are queued again by the next one, on the kept buffers"
+is "$(field after_commit)" "keep:3" "and deleted at its COMMIT"
+is "$(field again)" "0" "a key a committed transaction queued is queued and deleted again by the next"
+kept=$(field kept_100000)
 diag "kept after a 100,000-key transaction: ${kept:-?} bytes"
 between "${kept:-999999999}" 0 65536 "a queue larger than 1 MB is freed at the end of its transaction"
 unlike "$out" "WARNING|ERROR" "no warning"
