@@ -128,7 +128,11 @@ if ((${#B_FILE[@]} == 0)); then
 	echo "1..0 # SKIP no sql blocks found in ${FILES[*]}"
 	exit 0
 fi
-tap_plan "${#B_FILE[@]}"
+# Two more checks on a full run: every function and view of the extension is
+# named in doc/reference.md, every setting in doc/configuration.md.
+COVERAGE=0
+[[ -n "${PMC_DOCS_FILES:-}" ]] || COVERAGE=2
+tap_plan "$((${#B_FILE[@]} + COVERAGE))"
 
 # ---------- the cluster and the memcached ----------
 
@@ -295,5 +299,34 @@ for i in "${!B_FILE[@]}"; do
 	fi
 done
 file_end
+
+# ---------- nothing of the extension goes undocumented ----------
+
+# undocumented DOC SQL: the names SQL prints that DOC does not name (as words)
+undocumented() {
+	local name missing=""
+	while IFS= read -r name; do
+		[[ -n "$name" ]] || continue
+		grep -qwF -- "$name" "$REPO/$1" || missing+=" $name"
+	done < <(admin "$2")
+	printf '%s' "$missing"
+}
+
+if ((COVERAGE)); then
+	missing=$(undocumented doc/reference.md "
+		SELECT p.proname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+		JOIN pg_proc p ON p.oid = d.objid
+		WHERE d.classid = 'pg_proc'::regclass AND e.extname = 'pylibmc_pg'
+		UNION
+		SELECT c.relname FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+		JOIN pg_class c ON c.oid = d.objid
+		WHERE d.classid = 'pg_class'::regclass AND e.extname = 'pylibmc_pg'")
+	is "$missing" "" "doc/reference.md names every function and view of the extension"
+	# pg_settings leaves out the password (GUC_NO_SHOW_ALL): named here
+	missing=$(undocumented doc/configuration.md "
+		SELECT name FROM pg_settings WHERE name LIKE 'pylibmc_pg.%'
+		UNION SELECT 'pylibmc_pg.password'")
+	is "$missing" "" "doc/configuration.md names every setting"
+fi
 
 tap_done
