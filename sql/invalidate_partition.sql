@@ -20,8 +20,8 @@ INSERT INTO ipart SELECT g, 'a' FROM generate_series(101, 104) g;
 
 -- cache(): every row's key cached; left(): the keys still cached
 CREATE FUNCTION cache() RETURNS bigint LANGUAGE sql AS
-$$ SELECT count(mc_set('ipart:' || g, 'stale')) FROM generate_series(1, 4) g
-   UNION ALL SELECT count(mc_set('ipart:' || g, 'stale')) FROM generate_series(101, 104) g $$;
+$$ SELECT count(mc_set('ipart:' || g, 'stale'))
+   FROM (SELECT generate_series(1, 4) UNION ALL SELECT generate_series(101, 104)) s(g) $$;
 CREATE FUNCTION left_cached() RETURNS text LANGUAGE sql AS
 $$ SELECT coalesce(string_agg(key, ' ' ORDER BY key), '') FROM mc_get_multi(
      ARRAY(SELECT 'ipart:' || g FROM generate_series(1, 4) g UNION ALL
