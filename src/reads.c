@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * reads.c
- *	  mc_get, mc_gets and mc_get_raw.
+ *	  mc_get, mc_gets and mc_get_raw; and the check that the calls which
+ *	  must treat a tombstone or a lease marker as an absent key make first.
  *
  * Values are read into the client's own result buffer (see client.c), so
  * no libmemcached memory is allocated per call, and none can leak on an
@@ -175,6 +176,40 @@ read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw, bool c
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Does the key hold a pickled None: the invalidation hold's tombstone or a
+ * lease marker (pmc_value_is_none_pickle)?  For the calls that must treat
+ * one as an absent key (writes.c, counters.c).  One quiet get with its cas
+ * token, not counted; a failure, or UDP (no reads), answers "no": the call
+ * that follows meets the failure and reports it.  *cas, when given, gets
+ * the marker's token (0 when the answer is "no").
+ */
+bool
+pmc_key_holds_none(memcached_st *mc, const char *key, size_t keylen, uint64_t *cas)
+{
+	PmcExchange x;
+	RawValue	raw;
+	ReadArgs	a = {key, keylen, &raw, &x, true};
+	bool		none = false;
+
+	if (cas != NULL)
+		*cas = 0;
+	if (pmc_client_is_udp())
+		return false;
+	memset(&raw, 0, sizeof(raw));
+	pmc_exchange_init(&x, mc, PMC_NUM_OPS, "get", key, keylen);
+	x.quiet = true;
+	x.retry_safe = true;
+	if (pmc_exchange(&x, fetch_one, &a) == PMC_HIT && raw.found)
+	{
+		none = pmc_value_is_none_pickle(raw.data, raw.len, raw.flags);
+		if (none && cas != NULL)
+			*cas = raw.cas;
+	}
+	pmc_client_release_value();
+	return none;
 }
 
 static Datum
