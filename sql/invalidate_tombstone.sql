@@ -50,7 +50,8 @@ BEGIN
     EXCEPTION WHEN OTHERS THEN
       result := SQLSTATE || ': ' || SQLERRM;
     END;
-    SELECT coalesce(encode(r.value, 'escape') || ' flags ' || r.flags, 'absent')
+    -- bytes as escape shows them, the control byte \x02 too
+    SELECT coalesce(replace(encode(r.value, 'escape'), chr(2), '\002') || ' flags ' || r.flags, 'absent')
       INTO left_value FROM mc_get_raw(k) r;
     RETURN NEXT;
   END LOOP;
