@@ -154,7 +154,7 @@ send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
 	if (outcome == PMC_ERROR && x.rc == x.caller_handles)
 	{
 		/* not a number: a tombstone or a lease marker is an absent key */
-		if (pmc_key_holds_none(mc, key, keylen, none_cas))
+		if (pmc_key_holds_none(mc, NULL, key, keylen, none_cas) == PMC_HIT)
 			return PMC_MISS;
 		if (x.rc == MEMCACHED_CLIENT_ERROR || stored_value_is_not_counter(mc, key, keylen))
 			not_a_number(key);

@@ -188,7 +188,8 @@ extern void pmc_cluster_stats_count(int slot, const char *server, PmcOp op,
 									size_t received, instr_time elapsed);
 
 /* reads.c: does the key hold a pickled None (a tombstone, a lease marker)? */
-extern bool pmc_key_holds_none(memcached_st *mc, const char *key, size_t keylen, uint64_t *cas);
+extern PmcOutcome pmc_key_holds_none(memcached_st *mc, const char *verb, const char *key,
+									 size_t keylen, uint64_t *cas);
 
 /* writes.c: one request; HIT stored/deleted, MISS not, ERROR failed */
 extern PmcOutcome pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,

@@ -181,35 +181,44 @@ read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw, bool c
 /*
  * Does the key hold a pickled None: the invalidation hold's tombstone or a
  * lease marker (pmc_value_is_none_pickle)?  For the calls that must treat
- * one as an absent key (writes.c, counters.c).  One quiet get with its cas
- * token, not counted; a failure, or UDP (no reads), answers "no": the call
- * that follows meets the failure and reports it.  *cas, when given, gets
- * the marker's token (0 when the answer is "no").
+ * one as an absent key (writes.c, counters.c).  One get with its cas
+ * token, not counted.  PMC_HIT: it does (*cas, when given, is the
+ * marker's token); PMC_MISS: it does not, or the key is absent, or UDP
+ * (no reads); PMC_ERROR: the read failed, reported as "could not VERB
+ * key" (an ERROR, or on_error let the call go on).  With verb NULL the
+ * read is quiet and a failure is PMC_MISS (the caller has just had a
+ * reply from that server).
  */
-bool
-pmc_key_holds_none(memcached_st *mc, const char *key, size_t keylen, uint64_t *cas)
+PmcOutcome
+pmc_key_holds_none(memcached_st *mc, const char *verb, const char *key, size_t keylen,
+				   uint64_t *cas)
 {
 	PmcExchange x;
 	RawValue	raw;
 	ReadArgs	a = {key, keylen, &raw, &x, true};
-	bool		none = false;
+	PmcOutcome	outcome;
+	PmcOutcome	result = PMC_MISS;
 
 	if (cas != NULL)
 		*cas = 0;
 	if (pmc_client_is_udp())
-		return false;
+		return PMC_MISS;
 	memset(&raw, 0, sizeof(raw));
-	pmc_exchange_init(&x, mc, PMC_NUM_OPS, "get", key, keylen);
-	x.quiet = true;
+	pmc_exchange_init(&x, mc, PMC_NUM_OPS, verb ? verb : "get", key, keylen);
+	x.quiet = (verb == NULL);
 	x.retry_safe = true;
-	if (pmc_exchange(&x, fetch_one, &a) == PMC_HIT && raw.found)
+	outcome = pmc_exchange(&x, fetch_one, &a);
+	if (outcome == PMC_HIT && raw.found &&
+		pmc_value_is_none_pickle(raw.data, raw.len, raw.flags))
 	{
-		none = pmc_value_is_none_pickle(raw.data, raw.len, raw.flags);
-		if (none && cas != NULL)
+		result = PMC_HIT;
+		if (cas != NULL)
 			*cas = raw.cas;
 	}
+	else if (outcome == PMC_ERROR && verb != NULL)
+		result = PMC_ERROR;
 	pmc_client_release_value();
-	return none;
+	return result;
 }
 
 static Datum

@@ -65,19 +65,23 @@ skipped_key(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
 }
 
 /*
- * The key holds a tombstone or a lease marker: the call is false, counted
- * as a miss, and sends nothing more.
+ * Read the key before the write.  MISS: no tombstone or lease marker, the
+ * write goes on.  HIT: the key holds one, so the call is false, counted as
+ * a miss; ERROR: the read failed (reported as the call's own failure,
+ * counted as its error, one timeout rather than two).  Either way nothing
+ * more is sent.
  */
-static bool
-holds_none(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
+static PmcOutcome
+check_none(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
 {
 	instr_time	now;
+	PmcOutcome	found = pmc_key_holds_none(mc, op_verb(op), key, keylen, NULL);
 
-	if (!pmc_key_holds_none(mc, key, keylen, NULL))
-		return false;
+	if (found == PMC_MISS)
+		return PMC_MISS;
 	INSTR_TIME_SET_CURRENT(now);
-	pmc_stats_count(mc, op, key, keylen, PMC_MISS, 0, 0, now);
-	return true;
+	pmc_stats_count(mc, op, key, keylen, found == PMC_HIT ? PMC_MISS : PMC_ERROR, 0, 0, now);
+	return found;
 }
 
 typedef struct StoreArgs
@@ -177,7 +181,7 @@ store_typed(FunctionCallInfo fcinfo, PmcOp op)
 	}
 	mc = pmc_client_for_key(key, keylen);
 	if ((op == PMC_OP_REPLACE || op == PMC_OP_APPEND || op == PMC_OP_PREPEND) &&
-		holds_none(mc, op, key, keylen))
+		check_none(mc, op, key, keylen) != PMC_MISS)
 		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(pmc_store(mc, op, key, keylen, &value, ttl, 0) == PMC_HIT);
 }
@@ -301,8 +305,13 @@ delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time
 	x.retry_safe = true;
 	if (pmc_call_server_failed(mc, key, keylen))
 		return skipped_key(mc, op, key, keylen);
-	if (op == PMC_OP_TOUCH && holds_none(mc, op, key, keylen))
-		return PMC_MISS;
+	if (op == PMC_OP_TOUCH)
+	{
+		PmcOutcome	found = check_none(mc, op, key, keylen);
+
+		if (found != PMC_MISS)
+			return found == PMC_HIT ? PMC_MISS : PMC_ERROR;
+	}
 	return pmc_exchange(&x, send_delete_or_touch, &a);
 }
 
