@@ -6,7 +6,10 @@
  * memcached counters are unsigned 64-bit and wrap past 2^64-1; SQL has
  * bigint.  A result above bigint's range, or a wrap, is an ERROR naming
  * the key, never a wrong number.  A missing key is NULL (pylibmc raises
- * NotFound); decr stops at 0, as memcached does.
+ * NotFound); decr stops at 0, as memcached does.  A tombstone or a lease
+ * marker (a pickled None, flags 1) is a missing key: NULL, or with an
+ * initial value the counter starts from it (stored over the marker by cas,
+ * so a write meanwhile is never overwritten).
  *
  *-------------------------------------------------------------------------
  */
@@ -128,12 +131,14 @@ stored_value_is_not_counter(memcached_st *mc, const char *key, size_t keylen)
 }
 
 /*
- * Send incr or decr.  HIT with *value set, MISS on a missing key, ERROR
- * on a failure that on_error let through.
+ * Send incr or decr.  HIT with *value set, MISS on a missing key or one
+ * that holds a tombstone or a lease marker (then *none_cas, when given,
+ * is the marker's cas token), ERROR on a failure that on_error let
+ * through.
  */
 static PmcOutcome
 send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
-		   uint32_t delta, uint64_t *value)
+		   uint32_t delta, uint64_t *value, uint64_t *none_cas)
 {
 	DeltaArgs	a = {incr, key, keylen, delta, value};
 	PmcExchange x;
@@ -143,9 +148,14 @@ send_delta(memcached_st *mc, bool incr, const char *key, size_t keylen,
 					  incr ? "increment" : "decrement", key, keylen);
 	/* ASCII: "cannot increment or decrement non-numeric value" */
 	x.caller_handles = pmc_binary ? MEMCACHED_UNKNOWN_READ_FAILURE : MEMCACHED_CLIENT_ERROR;
+	if (none_cas != NULL)
+		*none_cas = 0;
 	outcome = pmc_exchange(&x, send_delta_request, &a);
 	if (outcome == PMC_ERROR && x.rc == x.caller_handles)
 	{
+		/* not a number: a tombstone or a lease marker is an absent key */
+		if (pmc_key_holds_none(mc, NULL, key, keylen, none_cas) == PMC_HIT)
+			return PMC_MISS;
 		if (x.rc == MEMCACHED_CLIENT_ERROR || stored_value_is_not_counter(mc, key, keylen))
 			not_a_number(key);
 		pmc_report_failure(&x);
@@ -162,7 +172,7 @@ incr_or_decr(FunctionCallInfo fcinfo, bool incr)
 	uint64_t	value;
 
 	pmc_forbid_udp(incr ? "mc_incr" : "mc_decr");
-	if (send_delta(pmc_client_for_key(key, keylen), incr, key, keylen, delta, &value) != PMC_HIT)
+	if (send_delta(pmc_client_for_key(key, keylen), incr, key, keylen, delta, &value, NULL) != PMC_HIT)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64(counter_result(key, value, incr ? delta : 0, incr));
 }
@@ -185,7 +195,9 @@ pylibmc_pg_decr(PG_FUNCTION_ARGS)
  *
  * It is incr, then add on a miss, then incr again if another client's add
  * won the race (the add was not stored): no increment is ever lost, in
- * either protocol.  A failure that on_error let through ends it with NULL.  The binary
+ * either protocol.  On a tombstone or a lease marker the add is a cas with
+ * the marker's token instead: it replaces the marker unless the key
+ * changed meanwhile (then the next round sees what it holds now).  A failure that on_error let through ends it with NULL.  The binary
  * protocol's own incr-with-initial is not used, because it creates the
  * item with flags 0, which pylibmc and mc_get read as bytes, not as an int.
  */
@@ -219,8 +231,9 @@ incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
 		PmcValue	v;
 		char		digits[MAXINT8LEN + 1];
 		PmcOutcome	outcome;
+		uint64_t	none_cas;
 
-		outcome = send_delta(mc, incr, key, keylen, delta, &value);
+		outcome = send_delta(mc, incr, key, keylen, delta, &value, &none_cas);
 		if (outcome == PMC_HIT)
 			PG_RETURN_INT64(counter_result(key, value, incr ? delta : 0, incr));
 		if (outcome == PMC_ERROR)
@@ -228,7 +241,10 @@ incr_or_decr_initial(FunctionCallInfo fcinfo, bool incr)
 		v.len = pmc_lltoa(initial, digits);
 		v.data = digits;
 		v.flags = PMC_FLAG_LONG;
-		outcome = pmc_store(mc, PMC_OP_ADD, key, keylen, &v, ttl, 0);
+		if (none_cas != 0)
+			outcome = pmc_store(mc, PMC_OP_CAS, key, keylen, &v, ttl, none_cas);
+		else
+			outcome = pmc_store(mc, PMC_OP_ADD, key, keylen, &v, ttl, 0);
 		if (outcome == PMC_HIT)
 			PG_RETURN_INT64(initial);
 		if (outcome == PMC_ERROR)

@@ -9,7 +9,10 @@
  * changed to" lines, pg_settings, postgresql.auto.conf and the catalogs.
  * The file is read when the client is built, never in a GUC hook, and
  * must be as private as libpq's password file: a plain file owned by the
- * server's operating system user, with no group or world access.
+ * server's operating system user, with no group or world access.  It is
+ * opened without blocking, so that a FIFO (or a device) at its path is
+ * refused at once rather than waiting in open() for a writer, a wait that
+ * neither a cancel nor a terminate could end.
  *
  * Credentials that a role may not read are never sent to a server list
  * that such a role chose (guc.c records who chose it): the call is refused
@@ -27,6 +30,15 @@
 
 /* the longest first line we read from the password file */
 #define PMC_MAX_PASSWORD_LEN	1024
+#define PMC_PASSWORD_BUFSIZE	(PMC_MAX_PASSWORD_LEN + 2)
+
+/* Overwrite the whole read buffer (NUL bytes included), then free it */
+static void
+forget_buffer(char *buf)
+{
+	explicit_bzero(buf, PMC_PASSWORD_BUFSIZE);
+	pfree(buf);
+}
 
 /* Are SASL credentials configured, a password or a password file? */
 bool
@@ -76,7 +88,8 @@ read_password_file(const char *path)
 	size_t		len;
 	int			save_errno;
 
-	fd = OpenTransientFile(path, O_RDONLY | O_NOFOLLOW | PG_BINARY);
+	/* O_NONBLOCK: a FIFO is opened at once, then refused as not plain */
+	fd = OpenTransientFile(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | PG_BINARY);
 	if (fd < 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
@@ -116,29 +129,39 @@ read_password_file(const char *path)
 				 errhint("chmod 0600 the file; it is not used until then.")));
 	}
 
-	buf = palloc0(PMC_MAX_PASSWORD_LEN + 2);
+	buf = palloc0(PMC_PASSWORD_BUFSIZE);
 	nread = read(fd, buf, PMC_MAX_PASSWORD_LEN + 1);
 	save_errno = errno;
 	CloseTransientFile(fd);
 	if (nread < 0)
 	{
-		pmc_forget_password(buf);
+		forget_buffer(buf);
 		errno = save_errno;
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not read password file \"%s\": %m", path)));
 	}
 	/* the first line, without its end of line (\n or \r\n) */
-	len = strcspn(buf, "\r\n");
+	len = 0;
+	while (len < (size_t) nread && buf[len] != '\r' && buf[len] != '\n')
+		len++;
 	if (len > PMC_MAX_PASSWORD_LEN)
 	{
-		pmc_forget_password(buf);
+		forget_buffer(buf);
 		ereport(ERROR,
 				(errcode(ERRCODE_CONFIG_FILE_ERROR),
 				 errmsg("the first line of password file \"%s\" is longer than %d bytes", path,
 						PMC_MAX_PASSWORD_LEN)));
 	}
-	memset(buf + len, 0, PMC_MAX_PASSWORD_LEN + 2 - len);
+	if (memchr(buf, '\0', len) != NULL)
+	{
+		forget_buffer(buf);
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("password file \"%s\" contains a NUL byte in its first line", path),
+				 errhint("Write the password alone on the file's first line; it cannot contain a NUL byte.")));
+	}
+	memset(buf + len, 0, PMC_PASSWORD_BUFSIZE - len);
 	if (len == 0)
 	{
 		pfree(buf);

@@ -28,12 +28,17 @@
  *
  * Memory is bounded: when the log and the hash table would grow beyond
  * work_mem (as it was when the transaction queued its first key), the log
- * is written to a temporary file (a BufFile created interXact, so the
+ * is written to a temporary file (fd.c's, opened interXact, so the
  * resource owner does not close it before the send after commit) and the
  * hash table starts afresh: past that point a key may be sent twice (the
  * second delete finds nothing; each counts in mc_client_stats).  At
  * commit the file is read back in pieces and sent, then the records still
- * in memory; the file is closed after the send, and on abort.
+ * in memory; the file is closed after the send, and on abort.  The file
+ * is written and read at explicit offsets, with no buffer of its own (not
+ * a BufFile): a write that fails (temp_file_limit, a full disk) leaves
+ * the file's records before it as they were, and nothing pending that a
+ * later seek or read would try to write again, so a savepoint rolled back
+ * over the failure keeps every record queued before it.
  *
  *	- Savepoints: each (sub)transaction level that queues records where
  *	  the log was when it began; levels form a stack.  RELEASE SAVEPOINT
@@ -66,7 +71,8 @@
 #include "access/xact.h"
 #include "common/hashfn.h"
 #include "miscadmin.h"
-#include "storage/buffile.h"
+#include "pgstat.h"
+#include "storage/fd.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 
@@ -82,9 +88,6 @@ PG_FUNCTION_INFO_V1(pylibmc_pg_delete_on_commit);
 #define REC_LEN(rec)		(((const unsigned char *) (rec))[2])
 #define REC_KEY(rec)		((const char *) (rec) + REC_HEADER)
 #define REC_SIZE(rec)		(REC_HEADER + REC_LEN(rec))
-
-/* BufFile's segment size (buffile.c's MAX_PHYSICAL_FILESIZE) */
-#define SPILL_SEGMENT		((off_t) 0x40000000)
 
 /* the keys handed to the sender at once, and the bytes read at once */
 #define SEND_CHUNK_KEYS		1000
@@ -115,7 +118,8 @@ typedef struct PendingQueue
 	long		nlog;			/* records in log */
 	struct pending_hash *keys;	/* of the records in log */
 	Size		limit;			/* bytes of log and hash table */
-	BufFile    *file;			/* spilled records, or NULL */
+	bool		have_file;		/* file is open */
+	File		file;			/* spilled records */
 	uint64		spilled;		/* bytes of records in the file */
 	long		nspilled;		/* records in the file */
 	PendingLevel *levels;		/* innermost first */
@@ -246,28 +250,42 @@ keep_buffers(PendingQueue *q)
 	q->keys = NULL;
 }
 
-/* Write the in-memory records to the temporary file; the hash starts afresh */
+/*
+ * Write the in-memory records to the temporary file, after the records
+ * already there (after a cut by ROLLBACK TO SAVEPOINT, from the cut on);
+ * the hash starts afresh.  Nothing changes when the write fails (an ERROR
+ * of the statement that queues): the records stay in memory, the file's
+ * records before them stay as they were.
+ */
 static void
 spill(PendingQueue *q)
 {
-	MemoryContext old = MemoryContextSwitchTo(q->cxt);
-	int			fileno = 0;
-	off_t		offset = 0;
+	uint32		done = 0;
 
-	if (q->file == NULL)
-		q->file = BufFileCreateTemp(true);
-	MemoryContextSwitchTo(old);
-	/* after a cut by ROLLBACK TO SAVEPOINT the file goes on from there */
-	if (q->spilled > 0)
+	if (!q->have_file)
 	{
-		fileno = (int) ((q->spilled - 1) / SPILL_SEGMENT);
-		offset = (off_t) (q->spilled - (uint64) fileno * SPILL_SEGMENT);
+		q->file = OpenTemporaryFile(true);
+		q->have_file = true;
 	}
-	if (BufFileSeek(q->file, fileno, offset, SEEK_SET) != 0)
-		ereport(ERROR,
-				(errcode_for_file_access(),
-				 errmsg("could not seek in the temporary file of the queued memcached deletes")));
-	BufFileWrite(q->file, q->log, q->loglen);
+	while (done < q->loglen)
+	{
+		uint32		amount = Min(q->loglen - done, (uint32) 0x40000000);
+		ssize_t		written;
+
+		errno = 0;
+		written = FileWrite(q->file, q->log + done, amount,
+							(off_t) (q->spilled + done), WAIT_EVENT_BUFFILE_WRITE);
+		if (written != (ssize_t) amount)
+		{
+			/* a short write sets no errno: the disk is full */
+			if (written >= 0 && errno == 0)
+				errno = ENOSPC;
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not write to the temporary file of the queued memcached deletes: %m")));
+		}
+		done += amount;
+	}
 	q->spilled += q->loglen;
 	q->nspilled += q->nlog;
 	q->loglen = 0;
@@ -450,14 +468,14 @@ static void
 close_file(PendingQueue *q)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	BufFile    *file = q->file;
+	File		file = q->file;
 
-	if (file == NULL)
+	if (!q->have_file)
 		return;
-	q->file = NULL;
+	q->have_file = false;
 	PG_TRY();
 	{
-		BufFileClose(file);
+		FileClose(file);
 	}
 	PG_CATCH();
 	{
@@ -527,7 +545,7 @@ send_spilled(PendingQueue *q, SendBuffer *sb)
 
 	PG_TRY();
 	{
-		uint64		left = q->spilled;
+		uint64		offset = 0;
 		uint32		have = 0;
 		long		n = 0;
 
@@ -535,22 +553,23 @@ send_spilled(PendingQueue *q, SendBuffer *sb)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
-		if (BufFileSeek(q->file, 0, 0, SEEK_SET) != 0)
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("could not seek in the temporary file")));
-		while (left > 0)
+		while (offset < q->spilled)
 		{
-			size_t		want = Min((uint64) (READ_CHUNK_BYTES - have), left);
-			size_t		got = BufFileRead(q->file, buf + have, want);
+			size_t		want = Min((uint64) (READ_CHUNK_BYTES - have), q->spilled - offset);
+			ssize_t		got = FileRead(q->file, buf + have, want, (off_t) offset,
+									   WAIT_EVENT_BUFFILE_READ);
 			uint32		used;
 
-			if (got != want)
+			if (got < 0)
 				ereport(ERROR,
 						(errcode_for_file_access(),
-						 errmsg("could not read the temporary file: read only %zu of %zu bytes",
+						 errmsg("could not read the temporary file: %m")));
+			if ((size_t) got != want)
+				ereport(ERROR,
+						(errcode_for_file_access(),
+						 errmsg("could not read the temporary file: read only %zd of %zu bytes",
 								got, want)));
-			left -= got;
+			offset += got;
 			have += (uint32) got;
 			used = send_records(sb, buf, have, &n);
 			nsent = n;
@@ -608,7 +627,7 @@ send_committed(void)
 	{
 		sb->send = pmc_inval_send_begin(pmc_invalidation_hold);
 		sb->n = 0;
-		if (q->file != NULL && q->nspilled > 0)
+		if (q->have_file && q->nspilled > 0)
 			send_spilled(q, sb);
 		(void) send_records(sb, q->log, q->loglen, &n);
 		pmc_inval_send_end(sb->send);

@@ -64,8 +64,14 @@
 /* ASCII batches are flushed every this many keys */
 #define PMC_BATCH_KEYS			1000
 
-/* unpinned configurations kept for later transactions */
-#define PMC_CONFIG_CACHE		4
+/*
+ * Unpinned configurations kept for later transactions: one, the last used,
+ * so that between transactions a backend holds at most its own client's
+ * connection and this entry's one or two per server (memcached's -c is
+ * sized from it).  A transaction under another configuration (SET LOCAL
+ * pylibmc_pg.namespace per tenant) builds its clients again, and connects.
+ */
+#define PMC_CONFIG_CACHE		1
 
 /* the tombstone: what pylibmc's pickle.dumps(None) writes, flag 1 */
 #define PMC_TOMBSTONE			"N."

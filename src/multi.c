@@ -7,8 +7,10 @@
  * to each server), reads every reply to the end before it builds a single
  * row, and only then decodes: no reply is ever left unread, and a value
  * that fails to decode cannot interrupt the fetch.  Results are stored in
- * a growing array (never "at most one per key": a hostile server may send
- * more), and a key we did not ask for is dropped.
+ * a growing array, and a key we did not ask for is dropped.  A second
+ * value for one key (a hostile or confused server) is read and dropped,
+ * and makes the call fail as a protocol violation (08P01) once every reply
+ * was read: one row per key asked, at most.
  *
  *-------------------------------------------------------------------------
  */
@@ -145,6 +147,8 @@ typedef struct FetchState
 	int			nfetched;
 	int			capacity;
 	size_t		received;
+	bool	   *seen;			/* per key of the KeyList: a value came */
+	bool		duplicate;		/* some key got a second value */
 } FetchState;
 
 /* Read every reply of a multi-get, copying what we asked for */
@@ -164,6 +168,12 @@ fetch_loop(memcached_st *mc, memcached_result_st *result_buf, const KeyList *lis
 
 		if (idx < 0)
 			continue;			/* not a key we asked for */
+		if (state->seen[idx])
+		{
+			state->duplicate = true;	/* read, dropped, reported */
+			continue;
+		}
+		state->seen[idx] = true;
 		if (state->nfetched == state->capacity)
 		{
 			state->capacity *= 2;
@@ -296,6 +306,9 @@ fetch_chunk(memcached_st *mc, FetchArgs *a, int first, int n)
 	if (rc == MEMCACHED_END || rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 	{
 		rc = pmc_fetch_failure(mc);
+		/* every reply was read: the connection is in step, the server is not */
+		if (rc == MEMCACHED_SUCCESS && a->state->duplicate)
+			rc = MEMCACHED_PROTOCOL_ERROR;
 	}
 	if (not_asked != NULL)
 	{
@@ -326,6 +339,8 @@ fetch_chunks(memcached_st *mc, void *arg)
 		pfree(a->state->fetched[i].data);
 	a->state->nfetched = 0;
 	a->state->received = 0;
+	memset(a->state->seen, 0, Max(a->list->n, 1) * sizeof(bool));
+	a->state->duplicate = false;
 	a->x->sent = 0;
 	a->x->failed_servers = NULL;
 	a->x->nfailed_servers = 0;
@@ -366,6 +381,8 @@ fetch_all(memcached_st *mc, const KeyList *list, Fetched **fetched)
 	state.nfetched = 0;
 	state.received = 0;
 	state.fetched = palloc(state.capacity * sizeof(Fetched));
+	state.seen = palloc0(Max(list->n, 1) * sizeof(bool));
+	state.duplicate = false;
 	*fetched = state.fetched;
 	if (list->n == 0)
 		return 0;

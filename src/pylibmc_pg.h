@@ -187,6 +187,10 @@ extern void pmc_cluster_stats_count(int slot, const char *server, PmcOp op,
 									PmcOutcome outcome, long ncalls, size_t sent,
 									size_t received, instr_time elapsed);
 
+/* reads.c: does the key hold a pickled None (a tombstone, a lease marker)? */
+extern PmcOutcome pmc_key_holds_none(memcached_st *mc, const char *verb, const char *key,
+									 size_t keylen, uint64_t *cas);
+
 /* writes.c: one request; HIT stored/deleted, MISS not, ERROR failed */
 extern PmcOutcome pmc_store(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
 							const PmcValue *value, time_t ttl, uint64_t cas);

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * reads.c
- *	  mc_get, mc_gets and mc_get_raw.
+ *	  mc_get, mc_gets and mc_get_raw; and the check that the calls which
+ *	  must treat a tombstone or a lease marker as an absent key make first.
  *
  * Values are read into the client's own result buffer (see client.c), so
  * no libmemcached memory is allocated per call, and none can leak on an
@@ -175,6 +176,49 @@ read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw, bool c
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Does the key hold a pickled None: the invalidation hold's tombstone or a
+ * lease marker (pmc_value_is_none_pickle)?  For the calls that must treat
+ * one as an absent key (writes.c, counters.c).  One get with its cas
+ * token, not counted.  PMC_HIT: it does (*cas, when given, is the
+ * marker's token); PMC_MISS: it does not, or the key is absent, or UDP
+ * (no reads); PMC_ERROR: the read failed, reported as "could not VERB
+ * key" (an ERROR, or on_error let the call go on).  With verb NULL the
+ * read is quiet and a failure is PMC_MISS (the caller has just had a
+ * reply from that server).
+ */
+PmcOutcome
+pmc_key_holds_none(memcached_st *mc, const char *verb, const char *key, size_t keylen,
+				   uint64_t *cas)
+{
+	PmcExchange x;
+	RawValue	raw;
+	ReadArgs	a = {key, keylen, &raw, &x, true};
+	PmcOutcome	outcome;
+	PmcOutcome	result = PMC_MISS;
+
+	if (cas != NULL)
+		*cas = 0;
+	if (pmc_client_is_udp())
+		return PMC_MISS;
+	memset(&raw, 0, sizeof(raw));
+	pmc_exchange_init(&x, mc, PMC_NUM_OPS, verb ? verb : "get", key, keylen);
+	x.quiet = (verb == NULL);
+	x.retry_safe = true;
+	outcome = pmc_exchange(&x, fetch_one, &a);
+	if (outcome == PMC_HIT && raw.found &&
+		pmc_value_is_none_pickle(raw.data, raw.len, raw.flags))
+	{
+		result = PMC_HIT;
+		if (cas != NULL)
+			*cas = raw.cas;
+	}
+	else if (outcome == PMC_ERROR && verb != NULL)
+		result = PMC_ERROR;
+	pmc_client_release_value();
+	return result;
 }
 
 static Datum

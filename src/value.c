@@ -305,6 +305,25 @@ pmc_all_digits(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * Is this a pickled None, flags 1: the tombstone of the invalidation hold
+ * ("N.", protocol 0, what pylibmc writes for None) or a pickle of None in
+ * a later protocol ("\x80" and the protocol's number first, "\x80\x02N."
+ * for the lease marker)?  Every call reads one as an absent key.
+ */
+bool
+pmc_value_is_none_pickle(const char *data, size_t len, uint32_t flags)
+{
+	if (flags != PMC_FLAG_PICKLE || data == NULL)
+		return false;
+	if (len == 4 && (unsigned char) data[0] == 0x80)
+	{
+		data += 2;
+		len -= 2;
+	}
+	return len == 2 && data[0] == 'N' && data[1] == '.';
+}
+
 bool
 pmc_integer_text(const char *data, size_t len, const char **digits, size_t *ndigits)
 {

@@ -62,6 +62,7 @@ extern PmcInflateResult pmc_inflate(const char *in, size_t inlen, size_t limit,
 extern size_t pmc_deflate(const char *in, size_t len, int level,
 						  char *out, size_t cap);
 extern bool pmc_all_digits(const char *s, size_t len);
+extern bool pmc_value_is_none_pickle(const char *data, size_t len, uint32_t flags);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
 

@@ -12,6 +12,12 @@
  * present key, replace/append/prepend on an absent one (pylibmc raises
  * NotFound for replace in binary), cas with a stale token or on a gone key.
  *
+ * A tombstone or a lease marker (a pickled None, flags 1) is an absent
+ * key: replace, append, prepend and touch (so mc_delete with a ttl) read
+ * the key first and are false on one, leaving it as it is (add fails on
+ * it as on any present key, set overwrites it, cas never has its token).
+ * A marker stored between that read and the write is not seen.
+ *
  *-------------------------------------------------------------------------
  */
 #include "pylibmc_pg.h"
@@ -56,6 +62,26 @@ skipped_key(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
 	INSTR_TIME_SET_CURRENT(now);
 	pmc_stats_count(mc, op, key, keylen, PMC_ERROR, 0, 0, now);
 	return PMC_ERROR;
+}
+
+/*
+ * Read the key before the write.  MISS: no tombstone or lease marker, the
+ * write goes on.  HIT: the key holds one, so the call is false, counted as
+ * a miss; ERROR: the read failed (reported as the call's own failure,
+ * counted as its error, one timeout rather than two).  Either way nothing
+ * more is sent.
+ */
+static PmcOutcome
+check_none(memcached_st *mc, PmcOp op, const char *key, size_t keylen)
+{
+	instr_time	now;
+	PmcOutcome	found = pmc_key_holds_none(mc, op_verb(op), key, keylen, NULL);
+
+	if (found == PMC_MISS)
+		return PMC_MISS;
+	INSTR_TIME_SET_CURRENT(now);
+	pmc_stats_count(mc, op, key, keylen, found == PMC_HIT ? PMC_MISS : PMC_ERROR, 0, 0, now);
+	return found;
 }
 
 typedef struct StoreArgs
@@ -154,6 +180,9 @@ store_typed(FunctionCallInfo fcinfo, PmcOp op)
 			pmc_compress(&value, min_compress_len, compress_level);
 	}
 	mc = pmc_client_for_key(key, keylen);
+	if ((op == PMC_OP_REPLACE || op == PMC_OP_APPEND || op == PMC_OP_PREPEND) &&
+		check_none(mc, op, key, keylen) != PMC_MISS)
+		PG_RETURN_BOOL(false);
 	PG_RETURN_BOOL(pmc_store(mc, op, key, keylen, &value, ttl, 0) == PMC_HIT);
 }
 
@@ -276,6 +305,13 @@ delete_or_touch(memcached_st *mc, PmcOp op, const char *key, size_t keylen, time
 	x.retry_safe = true;
 	if (pmc_call_server_failed(mc, key, keylen))
 		return skipped_key(mc, op, key, keylen);
+	if (op == PMC_OP_TOUCH)
+	{
+		PmcOutcome	found = check_none(mc, op, key, keylen);
+
+		if (found != PMC_MISS)
+			return found == PMC_HIT ? PMC_MISS : PMC_ERROR;
+	}
 	return pmc_exchange(&x, send_delete_or_touch, &a);
 }
 

@@ -16,13 +16,16 @@
 #     1.1.4 keeps no trace of them; README says so), never a value, no
 #     crash; ERROR to a set: an ERROR of class 08;
 #   - binary replies to a get whose key length, extras length or body
-#     length lies: an ERROR of class 08, never a value, no crash.
+#     length lies: an ERROR of class 08, never a value, no crash;
+#   - two VALUE lines for one key (issue 24.8): mc_get_multi gives one row
+#     per key asked, never two; the second value is ERROR 08P01 (on_error
+#     = 'warning': the first value's row and a WARNING 08P01).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/exchange/lib.sh
 source test/exchange/lib.sh
 
-tap_plan 39
+tap_plan 45
 fault_db pmc_exch_peer
 trap 'exchange__cleanup' EXIT
 
@@ -120,6 +123,17 @@ for mode in bin-keylen-lie bin-extlen-lie bin-body-lie; do
 	still_up "$mode"
 	peer_stop
 done
+
+# ---- two values for one key ----
+peer_start PEER dup-value || { echo "Bail out! cannot start the scripted peer"; exit 1; }
+out=$(call "$PEER" off error "key || '=' || value FROM mc_get_multi(ARRAY['k', 'j'])")
+like "$out" "^ERROR:  08P01: " "two values for one key: mc_get_multi is ERROR 08P01"
+is "$(result_rows "$out")" "" "two values for one key: ... and returns no row"
+out=$(call "$PEER" off warning "key || '=' || value FROM mc_get_multi(ARRAY['k', 'j'])")
+is "$(result_rows "$out")" "k=a" "two values for one key, on_error=warning: one row for the key, the first value"
+like "$out" "WARNING:  08P01: " "two values for one key, on_error=warning: ... with a WARNING 08P01"
+still_up "two values for one key"
+peer_stop
 
 is "$(sess "SELECT 1")" 1 "the idle session answers at the end"
 tap_done

@@ -6,7 +6,9 @@
 #   - a server that refuses connections (PMC_DOWN): ERROR in < 1 s;
 #   - a server that accepts but never answers (a private memcached, SIGSTOPped):
 #     ERROR in < 2 s with the defaults (_poll_timeout 1000 ms), for reads,
-#     writes, counters and multi-gets; in < 0.8 s with _poll_timeout=300;
+#     writes, counters and multi-gets (append and touch, which read the
+#     key first, included: one timeout, one WARNING); in < 0.8 s with
+#     _poll_timeout=300;
 #   - a server whose SYNs go unanswered (a listener with a full backlog that
 #     never accepts): ERROR in 0.9..2 s with the defaults (connect_timeout
 #     1000 ms), in < 0.8 s with connect_timeout=300;
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/fault/lib.sh
 source test/fault/lib.sh
 
-tap_plan 24
+tap_plan 28
 fault_db pmc_fault_timeouts
 
 # timed SETTINGS_SQL SQL: run both in one fresh session; sets OUT and MS.
@@ -63,6 +65,14 @@ timed "SET pylibmc_pg.servers = '$STOPPED'" "SELECT mc_delete('to:k')"
 between "$MS" 0 1999 "delete on a stopped server returns within 2 s (${MS} ms)"
 # the default is what bounds the waits above: it is not much shorter either
 between "$MS" 900 1999 "the default poll timeout is about 1 s (${MS} ms)"
+# append and touch read the key first (a tombstone is an absent key, issue
+# 24.6): that read is their only wait, its failure reported once as theirs
+for call in "mc_append('to:k', 'x')|append to" "mc_touch('to:k', 60)|touch"; do
+	timed "SET pylibmc_pg.servers = '$STOPPED'; SET pylibmc_pg.on_error = 'warning'" "SELECT ${call%|*}"
+	between "$MS" 0 1999 "${call%|*} on a stopped server returns within 2 s: one timeout (${MS} ms)"
+	is "$(grep -c "WARNING:  could not ${call#*|} key \"to:k\" on memcached server $STOPPED" <<<"$OUT")" 1 \
+		"... with one WARNING, naming the call and the server"
+done
 
 timed "SET pylibmc_pg.servers = '$STOPPED'; SET pylibmc_pg.behaviors = '_poll_timeout=300'" \
 	"SELECT mc_get('to:k')"

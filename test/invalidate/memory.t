@@ -12,6 +12,9 @@
 # backend's own memory.  Then ROLLBACK TO SAVEPOINT over keys that went to
 # the file, and over keys still in memory, after keys that went to the
 # file: the deletes sent are exactly those of the levels that committed.
+# A queueing that fails inside a savepoint because the file exceeds
+# temp_file_limit, rolled back to that savepoint, loses none of the keys
+# queued before it (issue 24.2).
 #
 # The queue's log and hash table are kept, emptied, for the next
 # transaction when they take at most 1 MB (a 10,000-key transaction: about
@@ -23,7 +26,7 @@ set -euo pipefail
 # shellcheck source=test/fault/lib.sh
 source "$(dirname "$0")/../fault/lib.sh"
 
-echo "1..17"
+echo "1..20"
 
 ROWS=100000
 fault_db pmc_inval_memory
@@ -96,6 +99,34 @@ is "$(field sent)" "30001" \
 is "$(field left)" "mem:20001 mem:40000 mem:50000 mem:90000" \
 	"the rolled-back levels' keys stay cached, the others are deleted"
 unlike "$out" "WARNING|ERROR" "no warning"
+
+# A queueing that fails (temp_file_limit) inside a savepoint, rolled back
+# to it, loses nothing queued before it (issue 24.2): the first key is
+# queued under work_mem = 64kB (the queue's limit), 20,000 more go to the
+# file, then 20,000 keys of 200 bytes exceed temp_file_limit while they
+# are written, ROLLBACK TO SAVEPOINT, 100 more keys, COMMIT.
+keys="ARRAY['tfl:first', 's:1', 's:10000', 's:20000', 't:1', 't:100', 'big:' || lpad('5', 196, '0')]"
+cat >"$WORK/tfl.sql" <<SQL
+SELECT count(mc_set(k, 'cached')) FROM unnest($keys) k;
+SET work_mem = '64kB';
+BEGIN;
+SELECT mc_delete_on_commit('tfl:first');
+SET LOCAL work_mem = '64MB';
+SET LOCAL temp_file_limit = '600kB';
+SELECT count(mc_delete_on_commit('s:' || g)) FROM generate_series(1, 20000) g;
+SAVEPOINT a;
+SELECT count(mc_delete_on_commit('big:' || lpad(g::text, 196, '0'))) FROM generate_series(1, 20000) g;
+ROLLBACK TO SAVEPOINT a;
+SELECT count(mc_delete_on_commit('t:' || g)) FROM generate_series(1, 100) g;
+COMMIT;
+SELECT 'left=' || coalesce(string_agg(key, ' ' ORDER BY key), '') FROM mc_get_multi($keys);
+SQL
+out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/tfl.sql" 2>&1)
+like "$out" "ERROR:  temporary file size exceeds temp_file_limit" \
+	"the 20,000 keys of 200 bytes inside the savepoint exceed temp_file_limit"
+is "$(field left)" "big:$(printf '%0196d' 5)" \
+	"after ROLLBACK TO SAVEPOINT, every key queued before it (in the file and in memory) and after it is deleted"
+unlike "$(grep -v 'temp_file_limit' <<<"$out")" "WARNING|ERROR" "no other error, no warning (nothing lost at the read-back)"
 
 # The temporary file exists while the transaction is open and is gone at
 # its end, in the same session (a backend's exit would remove it anyway).

@@ -14,6 +14,8 @@ as one too, as a confused service would):
     lying-value     VALUE k 0 5\\r\\nab\\r\\nEND\\r\\n   (a length that lies)
     error           ERROR\\r\\n
     server-error    SERVER_ERROR out of memory\\r\\n
+    dup-value       VALUE k 0 1\\r\\na\\r\\nVALUE k 0 1\\r\\nb\\r\\nEND\\r\\n
+                    (two values for one key)
 
 Binary modes speak the binary protocol for everything but get replies
 (version, noop, delete, set, quit answered correctly):
@@ -37,6 +39,7 @@ ASCII_REPLIES = {
     "lying-value": b"VALUE k 0 5\r\nab\r\nEND\r\n",
     "error": b"ERROR\r\n",
     "server-error": b"SERVER_ERROR out of memory\r\n",
+    "dup-value": b"VALUE k 0 1\r\na\r\nVALUE k 0 1\r\nb\r\nEND\r\n",
 }
 
 # binary opcodes

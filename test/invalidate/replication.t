@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+#
+# test/invalidate/replication.t: mc_invalidate on a logical replication
+# subscriber (issue 24.5), with a publication and a subscription in one
+# throwaway cluster (wal_level = logical).
+#
+# The subscriber's tables carry the triggers: "r" the row form
+# (FOR EACH ROW EXECUTE FUNCTION mc_invalidate), "s" the statement form
+# (mc_invalidate_triggers).  An UPDATE and a DELETE on the publisher reach
+# the subscriber through the apply worker, which runs with
+# session_replication_role = replica:
+#   - by default neither form fires there: the keys stay cached;
+#   - after ALTER TABLE ... ENABLE ALWAYS TRIGGER, the row form fires in
+#     the apply worker and its commit deletes the keys; the statement form
+#     still never fires (PostgreSQL's apply worker fires no statement
+#     triggers).  What to do on a subscriber is the row form with ENABLE
+#     ALWAYS (README, "Operations notes").
+set -euo pipefail
+
+# shellcheck source=tools/lib/common.sh
+source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
+# shellcheck source=test/lib/tap.sh
+source "$(dirname "$0")/../lib/tap.sh"
+
+tap_plan 9
+
+diag() { printf '# %s\n' "$*"; }
+
+PSQL="$PG_BINDIR/psql"
+DIR=$(mktemp -d /tmp/pmc-replication.XXXXXX)
+chmod 0755 "$DIR"
+chown postgres "$DIR"
+DATA="$DIR/pgdata"
+LOG="$DIR/pg.log"
+
+cleanup() {
+	if [[ -f "$DATA/postmaster.pid" ]]; then
+		(cd "$DIR" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DATA" -w -t 30 stop -m fast) >/dev/null 2>&1 || true
+	fi
+	if ((T_FAILS == 0)); then rm -rf "$DIR"; else echo "# kept $DIR (server log: $LOG)"; fi
+}
+trap cleanup EXIT
+
+PORT=$(pmc_free_port)
+pmc_throwaway_initdb "$DIR" "$DATA" "$PORT"
+cat >>"$DATA/postgresql.conf" <<EOF
+wal_level = logical
+max_replication_slots = 10
+max_wal_senders = 10
+max_logical_replication_workers = 4
+pylibmc_pg.servers = '$PMC_TCP'
+EOF
+(cd "$DIR" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start) >/dev/null 2>&1 || {
+	sed 's/^/#   /' "$LOG" | tail -5
+	echo "Bail out! the throwaway cluster did not start"
+	exit 1
+}
+
+# sql DB SQL...: one session, each SQL a -c
+sql() {
+	local db=$1
+	shift
+	local -a cmds=()
+	local c
+	for c in "$@"; do cmds+=(-c "$c"); done
+	"$PSQL" -X -q -At -v ON_ERROR_STOP=1 -h "$DIR" -p "$PORT" -U postgres -d "$db" "${cmds[@]}" 2>&1
+}
+# wait_applied SQL WANT: until the subscriber's SQL returns WANT (30 s)
+wait_applied() {
+	for _ in $(seq 300); do
+		[[ "$(sql sub "$1")" == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+TABLES="CREATE TABLE r (id int PRIMARY KEY, v text); CREATE TABLE s (id int PRIMARY KEY, v text);
+        INSERT INTO r SELECT g, 'a' FROM generate_series(1, 4) g; INSERT INTO s SELECT g, 'a' FROM generate_series(1, 4) g"
+sql postgres "CREATE DATABASE pub" "CREATE DATABASE sub" >/dev/null
+sql pub "$TABLES" "CREATE PUBLICATION p FOR TABLE r, s" \
+	"SELECT 1 FROM pg_create_logical_replication_slot('sub', 'pgoutput')" >/dev/null
+out=$(sql sub "$TABLES" "CREATE EXTENSION pylibmc_pg" \
+	"CREATE TRIGGER r_cache AFTER INSERT OR UPDATE OR DELETE ON r
+	   FOR EACH ROW EXECUTE FUNCTION mc_invalidate('repl:r:{id}')" \
+	"SELECT mc_invalidate_triggers('s', 'repl:s:{id}')" \
+	"CREATE SUBSCRIPTION sub CONNECTION 'host=$DIR port=$PORT dbname=pub user=postgres'
+	   PUBLICATION p WITH (create_slot = false, slot_name = 'sub', copy_data = false)")
+is "$out" "" "a subscription in the same cluster, triggers on the subscriber's tables"
+
+# cache KEYS...: the subscriber's session caches them; cached KEYS...: which are
+cache() { sql sub "SELECT count(mc_set(k, 'stale')) FROM unnest(ARRAY['$(sed "s/ /','/g" <<<"$*")']) k" >/dev/null; }
+cached() { sql sub "SELECT coalesce(string_agg(key, ' ' ORDER BY key), '') FROM mc_get_multi(ARRAY['$(sed "s/ /','/g" <<<"$*")'])"; }
+
+# ---- by default, neither form fires in the apply worker ----
+cache repl:r:1 repl:r:2 repl:s:1 repl:s:2
+sql pub "UPDATE r SET v = 'b' WHERE id = 1" "UPDATE s SET v = 'b' WHERE id = 1" \
+	"DELETE FROM r WHERE id = 2" "DELETE FROM s WHERE id = 2" >/dev/null
+wait_applied "SELECT string_agg(id || v, ',' ORDER BY id) FROM (SELECT * FROM r UNION ALL SELECT * FROM s) t" \
+	"1b,1b,3a,3a,4a,4a"
+ok $? "the UPDATE and the DELETE reached the subscriber"
+is "$(cached repl:r:1 repl:r:2 repl:s:1 repl:s:2)" "repl:r:1 repl:r:2 repl:s:1 repl:s:2" \
+	"by default neither form fires in the apply worker: every key stays cached"
+
+# ---- ENABLE ALWAYS: the row form fires, the statement form does not ----
+out=$(sql sub "ALTER TABLE r ENABLE ALWAYS TRIGGER r_cache" \
+	"ALTER TABLE s ENABLE ALWAYS TRIGGER mc_invalidate_insert" \
+	"ALTER TABLE s ENABLE ALWAYS TRIGGER mc_invalidate_update" \
+	"ALTER TABLE s ENABLE ALWAYS TRIGGER mc_invalidate_delete")
+is "$out" "" "ENABLE ALWAYS TRIGGER on both tables"
+cache repl:r:3 repl:r:4 repl:r:5 repl:s:3 repl:s:4
+sql pub "UPDATE r SET v = 'c' WHERE id = 3" "UPDATE s SET v = 'c' WHERE id = 3" \
+	"DELETE FROM r WHERE id = 4" "DELETE FROM s WHERE id = 4" \
+	"INSERT INTO r VALUES (5, 'new')" >/dev/null
+wait_applied "SELECT string_agg(id || v, ',' ORDER BY id) FROM (SELECT * FROM r UNION ALL SELECT * FROM s) t" \
+	"1b,1b,3c,3c,5new"
+ok $? "the second UPDATE, DELETE and INSERT reached the subscriber"
+# the rows are visible once the commit record is written; the deletes are
+# sent just after: wait for them.  The publisher's statements are applied
+# in order, so once the INSERT's key is gone, the statement form's
+# transactions, before it, have committed too.
+for _ in $(seq 100); do
+	[[ -z "$(cached repl:r:3 repl:r:4 repl:r:5)" ]] && break
+	sleep 0.1
+done
+is "$(cached repl:r:3 repl:r:4 repl:r:5)" "" \
+	"ENABLE ALWAYS: the row form fires in the apply worker; its commit deleted the UPDATE's, DELETE's and INSERT's keys"
+is "$(cached repl:s:3 repl:s:4)" "repl:s:3 repl:s:4" \
+	"the statement form never fires in the apply worker, even ENABLE ALWAYS: its keys stay cached"
+unlike "$(grep -E 'ERROR|WARNING' "$LOG" || true)" "mc_invalidate|memcached" "no error or warning from the apply worker"
+
+sql sub "DROP SUBSCRIPTION sub" >/dev/null
+is "$(sql postgres "SELECT 1")" 1 "the throwaway cluster still answers"
+tap_done
