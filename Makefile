@@ -13,11 +13,13 @@ OBJS = \
 	src/counters.o \
 	src/credentials.o \
 	src/exchange.o \
+	src/guard.o \
 	src/guc.o \
 	src/inval_queue.o \
 	src/inval_send.o \
 	src/inval_trigger.o \
 	src/keys.o \
+	src/module.o \
 	src/multi.o \
 	src/reads.o \
 	src/stats.o \
@@ -47,6 +49,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# make check-layers: every file of src/ includes only headers of its own
+# layer or below (src/README); tools/test.sh counts it as a test.
+check-layers:
+	$(srcdir)/tools/check-layers.sh $(srcdir)/src
+
 # make dist: the release archive, PGXN style: NAME-VERSION.zip (VERSION from
 # META.json) with one top directory, made by git archive from the committed
 # tree (HEAD), so uncommitted changes and untracked files are not in it.
@@ -56,4 +63,4 @@ dist:
 	git -C $(srcdir) archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(abspath $(DIST_DIR))/$(EXTENSION)-$(DISTVERSION).zip HEAD
 
-.PHONY: dist
+.PHONY: dist check-layers

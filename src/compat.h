@@ -94,7 +94,7 @@ pmc_lltoa(int64 value, char *buf)
 #endif
 
 /*
- * Since 17.12, heap_getattr() (an inline function, used by invalidate.c)
+ * Since 17.12, heap_getattr() (an inline function, used by inval_trigger.c)
  * calls heap_datum_check(), which servers 17.0 to 17.11 do not export: built
  * against 17.12's headers, the module would not load into them ("undefined
  * symbol: heap_datum_check").  This weak fallback does what those servers
