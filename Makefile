@@ -26,7 +26,10 @@ OBJS = \
 	src/value.o \
 	src/writes.o
 
-DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.1.sql $(EXTENSION)--1.0--1.1.sql
+# No full script of the default version: CREATE EXTENSION installs 1.0 and
+# applies the update scripts from it (as contrib modules do), so a fresh
+# install and ALTER EXTENSION UPDATE run the same statements.
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "pylibmc_pg - memcached client with the pylibmc API"
 
 # every sql/NAME.sql is a regression test, run in name order; each is independent.
