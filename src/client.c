@@ -718,17 +718,26 @@ pmc_forbid_udp(const char *what)
 
 /* ---------- requests ---------- */
 
-bool
-pmc_client_guarded(void (*fn) (void *arg), void *arg)
+static inline bool
+client_guarded(void (*fn) (void *arg), void *arg)
 {
 	bool		done;
 
 	state.io_pending = true;
 	done = pmc_guarded_call(fn, arg);
 	state.io_pending = false;
-	if (!done)
-		pmc_mark_client_broken();
+	if (unlikely(!done))
+	{
+		state.broken = true;
+		state.generation = 0;
+	}
 	return done;
+}
+
+bool
+pmc_client_guarded(void (*fn) (void *arg), void *arg)
+{
+	return client_guarded(fn, arg);
 }
 
 /*
@@ -787,7 +796,7 @@ pmc_client_request(memcached_st *mc, PmcRequestFn fn, void *arg, bool retry_safe
 {
 	RequestCall c = {mc, fn, arg, retry_safe, MEMCACHED_SUCCESS};
 
-	*aborted = !pmc_client_guarded(run_request, &c);
+	*aborted = !client_guarded(run_request, &c);
 	/* libmemcached's state may be anything: the client is rebuilt */
 	return *aborted ? MEMCACHED_PROTOCOL_ERROR : c.rc;
 }

@@ -3,7 +3,9 @@
 # tools/check-layers.sh: the layers of src/ (src/README) hold: every file of
 # src/ includes only the project headers of its own layer or of layers below
 # it, so no file can call up by name; and no .c file declares an extern of
-# its own (which would bypass the headers).
+# its own (which would bypass the headers).  After a build (src/*.o newer
+# than their sources), it also reads the objects' symbols (nm): no object
+# refers to a function or variable that an object of a higher layer defines.
 #
 #   tools/check-layers.sh [SRC_DIR]      (make check-layers; tools/test.sh
 #                                         counts it as one test)
@@ -68,8 +70,41 @@ for path in "$SRC"/*.c "$SRC"/*.h; do
 	fi
 done
 
+# After a build, the objects too: no object refers to a symbol that an
+# object of a higher layer defines (whatever the includes say).
+objects=0
+refs=0
+if command -v nm >/dev/null; then
+	declare -A DEFINED_IN=()
+	for path in "$SRC"/*.c; do
+		o=${path%.c}.o
+		[[ -f "$o" && "$o" -nt "$path" ]] || continue
+		objects=$((objects + 1))
+		while read -r sym; do
+			DEFINED_IN[$sym]=$(basename "$path")
+		done < <(nm --defined-only "$o" | awk '$2 ~ /^[TDBRC]$/ { print $3 }')
+	done
+	if ((objects > 0)); then
+		for path in "$SRC"/*.c; do
+			o=${path%.c}.o
+			f=$(basename "$path")
+			[[ -f "$o" && "$o" -nt "$path" && -n "${LAYER[$f]+x}" ]] || continue
+			while read -r sym; do
+				d=${DEFINED_IN[$sym]:-}
+				[[ -n "$d" && "$d" != "$f" ]] || continue
+				refs=$((refs + 1))
+				if ((LAYER[$d] > LAYER[$f])); then
+					violation "src/$f: calls or reads $sym of $d, layer $(layer_of "${LAYER[$d]}"), from layer $(layer_of "${LAYER[$f]}") (its object, src/${f%.c}.o)"
+				fi
+			done < <(nm --undefined-only "$o" | awk '{ print $NF }')
+		done
+	fi
+fi
+
 if ((bad > 0)); then
 	echo "layers: $bad violation(s) in $files files of src/"
 	exit 1
 fi
-echo "layers: $files files of src/, $includes includes of project headers, each of its own layer or below"
+line="layers: $files files of src/, $includes includes of project headers, each of its own layer or below"
+((objects == 0)) || line+="; $objects objects, $refs references to other objects, none up"
+echo "$line"
