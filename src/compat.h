@@ -11,6 +11,11 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) out of postgres.h */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /*
  * GUC "extra" data: since PostgreSQL 16 the GUC machinery frees it with
  * guc_free(), so it must come from guc_malloc(); before, from malloc().

@@ -21,6 +21,7 @@
 
 #include "client.h"
 #include "codec.h"
+#include "compat.h"
 #include "exchange.h"
 #include "keys.h"
 #include "operations.h"
