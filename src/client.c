@@ -269,16 +269,19 @@ refresh_signature(void)
 {
 	uint64		generation = pmc_settings_generation;
 	char	   *signature;
+	char	   *kept;
 
 	pmc_check_settings_usable();
 	pmc_check_credentials_destination();
 	signature = settings_signature();
+	kept = MemoryContextStrdup(TopMemoryContext, signature);
+	pmc_forget_password(signature);
 
+	/* only now: an ERROR above leaves the old one in place */
 	if (signature_cache != NULL)
 		pmc_forget_password(signature_cache);
-	signature_cache = MemoryContextStrdup(TopMemoryContext, signature);
+	signature_cache = kept;
 	signature_generation = generation;
-	pmc_forget_password(signature);
 }
 
 const char *
