@@ -13,18 +13,23 @@ OBJS = \
 	src/counters.o \
 	src/credentials.o \
 	src/exchange.o \
+	src/guard.o \
 	src/guc.o \
 	src/inval_queue.o \
 	src/inval_send.o \
 	src/inval_trigger.o \
 	src/keys.o \
+	src/module.o \
 	src/multi.o \
 	src/reads.o \
 	src/stats.o \
 	src/value.o \
 	src/writes.o
 
-DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.1.sql $(EXTENSION)--1.0--1.1.sql
+# No full script of the default version: CREATE EXTENSION installs 1.0 and
+# applies the update scripts from it (as contrib modules do), so a fresh
+# install and ALTER EXTENSION UPDATE run the same statements.
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
 PGFILEDESC = "pylibmc_pg - memcached client with the pylibmc API"
 
 # every sql/NAME.sql is a regression test, run in name order; each is independent.
@@ -47,6 +52,11 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# make check-layers: every file of src/ includes only headers of its own
+# layer or below (src/README); tools/test.sh counts it as a test.
+check-layers:
+	$(srcdir)/tools/check-layers.sh $(srcdir)/src
+
 # make dist: the release archive, PGXN style: NAME-VERSION.zip (VERSION from
 # META.json) with one top directory, made by git archive from the committed
 # tree (HEAD), so uncommitted changes and untracked files are not in it.
@@ -56,4 +66,4 @@ dist:
 	git -C $(srcdir) archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(abspath $(DIST_DIR))/$(EXTENSION)-$(DISTVERSION).zip HEAD
 
-.PHONY: dist
+.PHONY: dist check-layers

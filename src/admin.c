@@ -6,7 +6,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include <netdb.h>
 
@@ -15,6 +15,14 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/tuplestore.h"
+
+#include "client.h"
+#include "compat.h"
+#include "config.h"
+#include "exchange.h"
+#include "keys.h"
+#include "settings.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_stats);
 PG_FUNCTION_INFO_V1(pylibmc_pg_flush_all);

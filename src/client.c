@@ -1,33 +1,42 @@
 /*-------------------------------------------------------------------------
  *
  * client.c
- *	  The backend's memcached client: building it, keeping its connections
- *	  in a known state, and turning libmemcached's results into ERRORs.
+ *	  The backend's memcached client: building it from the settings,
+ *	  probing for SASL, and keeping its connections in a known state.
  *
  * One memcached_st per backend, created at the first call (no I/O happens
  * before that; connections are opened lazily by libmemcached), kept for
- * the backend's life and freed at exit.  A changed setting only marks the
- * client stale; the next call compares the settings it was built from with
- * the current ones and rebuilds only if they differ.
+ * the backend's life and freed at exit.  A changed setting only bumps the
+ * settings generation (guc.c); the next call sees that the client was
+ * built at another one, compares the settings it was built from with the
+ * current ones and rebuilds only if they differ.  Every other client of
+ * this backend (the commit-time batch's) is built by the same
+ * pmc_new_client().
  *
  * The connection-state rule: a request whose reply is not read to the end
  * must never leave that reply on the socket for the next call to misread.
- * pmc_io_begin()/pmc_io_end() bracket every exchange; if an ERROR or a
- * cancel interrupts one, the abort callback (or the next call) closes the
- * connections, and libmemcached reconnects on demand.
+ * pmc_client_guarded() marks the connections in flight around every
+ * request; if an ERROR or a cancel interrupts one, the abort callback (or
+ * the next call) closes the connections, and libmemcached reconnects on
+ * demand.  Reporting a failed request is the exchange's (exchange.c).
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
+
+#include <errno.h>
 
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
-#include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
+
+#include "client.h"
+#include "guard.h"
+#include "settings.h"
 
 /* the defaults we apply before pylibmc_pg.behaviors (README: "Timeouts") */
 #define PMC_DEFAULT_CONNECT_TIMEOUT_MS	1000
@@ -48,7 +57,9 @@ typedef enum PmcProbeState
 typedef struct PmcClientState
 {
 	memcached_st *mc;			/* NULL until the first call */
-	bool		stale;			/* a setting changed: compare, maybe rebuild */
+	uint64		generation;		/* pmc_settings_generation it was checked
+								 * against; 0 (never one): compare, maybe
+								 * rebuild */
 	bool		broken;			/* libmemcached gave up mid-request: rebuild */
 
 	/*
@@ -103,8 +114,16 @@ typedef struct PmcClientState
 	char	   *signature;		/* settings it was built from */
 } PmcClientState;
 
-static PmcClientState state = {.stale = true};
+static PmcClientState state;
 static bool callbacks_registered = false;
+
+/* the layers above: told when a client is built, and at pmc_disconnect_all() */
+static void (*on_build) (memcached_st *mc) = NULL;
+static void (*on_disconnect_all) (void) = NULL;
+
+/* pmc_settings_signature()'s, for one settings generation, in TopMemoryContext */
+static char *signature_cache = NULL;
+static uint64 signature_generation = 0;
 
 static void
 reset_connections(void)
@@ -175,7 +194,6 @@ reset_client_state(void)
 		pfree(state.signature);
 	pmc_client_release_value();
 	memset(&state, 0, sizeof(state));
-	state.stale = true;
 }
 
 static void
@@ -185,16 +203,22 @@ client_exit_callback(int code, Datum arg)
 }
 
 void
-pmc_mark_client_stale(void)
+pmc_client_on_build(void (*fn) (memcached_st *mc))
 {
-	state.stale = true;
+	on_build = fn;
+}
+
+void
+pmc_client_on_disconnect_all(void (*fn) (void))
+{
+	on_disconnect_all = fn;
 }
 
 void
 pmc_mark_client_broken(void)
 {
 	state.broken = true;
-	state.stale = true;
+	state.generation = 0;
 }
 
 /* An rc to report: a disabled server after a SASL failure is that failure */
@@ -210,15 +234,8 @@ pmc_client_auth_rc(memcached_return_t rc)
 	return rc;
 }
 
-/* A request succeeded: earlier authentication failures are history */
-void
-pmc_client_request_ok(void)
-{
-	state.auth_failed = false;
-}
-
 /*
- * Everything the client is built from, as one string, compared when a
+ * Everything a client is built from, as one string, compared when a
  * setting was assigned.  It holds the password (read from the password
  * file if one is set, so a changed file is seen at the next rebuild): it
  * stays in backend memory (as the GUC itself does) and is never printed.
@@ -240,6 +257,39 @@ settings_signature(void)
 					 pmc_namespace ? pmc_namespace : "");
 	pmc_forget_password(password);
 	return buf.data;
+}
+
+/*
+ * Compute the signature of the settings in force, and keep it; ERROR first
+ * if a stored setting was refused, or credentials would go to servers a
+ * role chose.
+ */
+static void
+refresh_signature(void)
+{
+	uint64		generation = pmc_settings_generation;
+	char	   *signature;
+	char	   *kept;
+
+	pmc_check_settings_usable();
+	pmc_check_credentials_destination();
+	signature = settings_signature();
+	kept = MemoryContextStrdup(TopMemoryContext, signature);
+	pmc_forget_password(signature);
+
+	/* only now: an ERROR above leaves the old one in place */
+	if (signature_cache != NULL)
+		pmc_forget_password(signature_cache);
+	signature_cache = kept;
+	signature_generation = generation;
+}
+
+const char *
+pmc_settings_signature(void)
+{
+	if (signature_cache == NULL || signature_generation != pmc_settings_generation)
+		refresh_signature();
+	return signature_cache;
 }
 
 /* Settings that are inconsistent together: checked before any allocation */
@@ -281,38 +331,12 @@ check_settings_combination(void)
 }
 
 /*
- * Apply pylibmc_pg.behaviors' libmemcached behaviors to mc, in order (the
- * pylibmc-only ones are skipped).  On a refusal, returns libmemcached's
- * result and sets *refused to the setting; the ones before it are applied.
- */
-memcached_return_t
-pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
-					const PmcBehaviorSetting **refused)
-{
-	for (int i = 0; i < list->nsettings; i++)
-	{
-		const PmcBehaviorSetting *s = &list->settings[i];
-		memcached_return_t rc;
-
-		if (s->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
-			continue;
-		rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
-		if (rc != MEMCACHED_SUCCESS)
-		{
-			*refused = s;
-			return rc;
-		}
-	}
-	return MEMCACHED_SUCCESS;
-}
-
-/*
  * Configure a fresh memcached_st.  Returns NULL on success, or a message
  * (in the caller's memory context) when libmemcached refused something;
  * the caller frees mc then.
  */
 static char *
-configure_client(memcached_st *mc, const char *password)
+configure_client(memcached_st *mc, const char *password, bool quiet)
 {
 	memcached_return_t rc;
 	const PmcServerList *servers = pmc_server_list;
@@ -374,30 +398,25 @@ configure_client(memcached_st *mc, const char *password)
 			return psprintf("libmemcached could not set up SASL: %s",
 							memcached_strerror(mc, rc));
 	}
+
+	if (quiet &&
+		(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1) != MEMCACHED_SUCCESS ||
+		 memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1) != MEMCACHED_SUCCESS))
+		return pstrdup("libmemcached refused NOREPLY or BUFFER_REQUESTS");
 	return NULL;
 }
 
-static void
-build_client(void)
+/*
+ * A new memcached_st from the settings in force, once the settings are
+ * known usable and the credentials' destination allowed: the one place a
+ * client is built.
+ */
+static memcached_st *
+new_client(bool quiet)
 {
 	memcached_st *mc;
 	char	   *problem;
 	char	   *password;
-	char	   *signature;
-
-	/* a refused stored setting, credentials for servers a role chose */
-	pmc_check_settings_usable();
-	pmc_check_credentials_destination();
-	signature = settings_signature();
-
-	/* same settings as the client we have: keep it and its connections */
-	if (state.mc != NULL && !state.broken && state.signature != NULL &&
-		strcmp(signature, state.signature) == 0)
-	{
-		pfree(signature);
-		state.stale = false;
-		return;
-	}
 
 	check_settings_combination();
 
@@ -409,7 +428,7 @@ build_client(void)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("out of memory"),
 				 errdetail("Could not create a memcached client.")));
-	problem = configure_client(mc, password);
+	problem = configure_client(mc, password, quiet);
 	if (password)
 		pmc_forget_password(password);
 	if (problem != NULL)
@@ -421,7 +440,40 @@ build_client(void)
 				 errdetail("%s.", problem),
 				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary_protocol.")));
 	}
+	return mc;
+}
 
+memcached_st *
+pmc_new_client(bool quiet)
+{
+	/* a refused stored setting, credentials for servers a role chose */
+	pmc_check_settings_usable();
+	pmc_check_credentials_destination();
+	return new_client(quiet);
+}
+
+static void
+build_client(void)
+{
+	memcached_st *mc;
+	uint64		generation = pmc_settings_generation;
+
+	/*
+	 * A refused stored setting, credentials for servers a role chose: ERROR.
+	 * The password file is read again at every build: a changed one is
+	 * seen now.
+	 */
+	refresh_signature();
+
+	/* same settings as the client we have: keep it and its connections */
+	if (state.mc != NULL && !state.broken && state.signature != NULL &&
+		strcmp(signature_cache, state.signature) == 0)
+	{
+		state.generation = generation;
+		return;
+	}
+
+	mc = new_client(false);
 	reset_client_state();
 	state.mc = mc;
 
@@ -440,14 +492,14 @@ build_client(void)
 	}
 	state.cas_wanted = memcached_behavior_get(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS) != 0;
 	memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_SUPPORT_CAS, 0);
-	state.signature = MemoryContextStrdup(TopMemoryContext, signature);
-	pfree(signature);
+	state.signature = MemoryContextStrdup(TopMemoryContext, signature_cache);
 	state.nprobe = memcached_server_count(mc);
 	state.probe = MemoryContextAllocZero(TopMemoryContext,
 										 Max(state.nprobe, 1) * sizeof(PmcProbeState));
 	state.probe_needed = pmc_binary && !(pmc_username && pmc_username[0]);
-	state.stale = false;
-	pmc_stats_reset_servers(mc);
+	state.generation = generation;
+	if (on_build)
+		on_build(mc);
 }
 
 typedef struct ProbeArgs
@@ -466,7 +518,7 @@ send_probe(memcached_st *mc, void *arg)
 
 /*
  * Ask server 'index' whether it wants SASL (see probe_needed): a delete of
- * a key that maps to it.
+ * a key that maps to it, a request neither counted nor reported.
  */
 static void
 probe_server(memcached_st *mc, uint32_t index)
@@ -477,17 +529,19 @@ probe_server(memcached_st *mc, uint32_t index)
 	{
 		char		key[64];
 		ProbeArgs	p;
-		PmcExchange x;
+		memcached_return_t rc;
+		bool		aborted;
 
 		p.keylen = snprintf(key, sizeof(key), "pylibmc_pg:sasl-probe:%d", i);
 		p.key = key;
 		if (nservers > 1 && memcached_generate_hash(mc, key, p.keylen) != index)
 			continue;
-		pmc_exchange_init(&x, mc, PMC_NUM_OPS, "probe", key, p.keylen);
-		x.quiet = true;
-		pmc_exchange(&x, send_probe, &p);
-		if (x.rc == MEMCACHED_AUTH_FAILURE || x.rc == MEMCACHED_AUTH_PROBLEM ||
-			x.rc == MEMCACHED_AUTH_CONTINUE)
+		rc = pmc_client_request(mc, send_probe, &p, false, &aborted);
+		pmc_client_request_done(rc, pmc_rc_failed(rc));
+		/* handle signals that arrived meanwhile: a cancel ends the call here */
+		CHECK_FOR_INTERRUPTS();
+		if (rc == MEMCACHED_AUTH_FAILURE || rc == MEMCACHED_AUTH_PROBLEM ||
+			rc == MEMCACHED_AUTH_CONTINUE)
 		{
 			char	   *name = pmc_instance_name(memcached_server_instance_by_position(mc, index));
 
@@ -497,7 +551,7 @@ probe_server(memcached_st *mc, uint32_t index)
 					 errmsg("memcached server %s requires SASL authentication", name),
 					 errhint("Set pylibmc_pg.username and pylibmc_pg.password.")));
 		}
-		state.probe[index] = (x.rc == MEMCACHED_SUCCESS || x.rc == MEMCACHED_NOTFOUND)
+		state.probe[index] = (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
 			? PMC_PROBE_DONE : PMC_PROBE_UNREACHABLE;
 		return;
 	}
@@ -555,7 +609,7 @@ forbid_parallel_worker(void)
 memcached_st *
 pmc_client_for_key(const char *key, size_t keylen)
 {
-	if (unlikely(state.mc == NULL || state.stale))
+	if (unlikely(state.mc == NULL || state.generation != pmc_settings_generation))
 	{
 		forbid_parallel_worker();
 		if (!callbacks_registered)
@@ -635,7 +689,8 @@ void
 pmc_disconnect_all(void)
 {
 	reset_connections();
-	pmc_inval_disconnect();
+	if (on_disconnect_all)
+		on_disconnect_all();
 	state.auth_failed = false;
 	/* a server may have been replaced: ask about SASL again */
 	if (state.probe != NULL && pmc_binary && !(pmc_username && pmc_username[0]))
@@ -664,60 +719,141 @@ pmc_forbid_udp(const char *what)
 				 errhint("Use TCP or UNIX-socket servers in pylibmc_pg.servers.")));
 }
 
-size_t
-pmc_namespace_length(void)
-{
-	return (pmc_namespace && pmc_namespace[0]) ? strlen(pmc_namespace) : 0;
-}
+/* ---------- requests ---------- */
 
-/*
- * Mark a request in flight, for code that drives libmemcached itself
- * (pmc_guard_enter() does it): if an ERROR or a cancel cuts us off before
- * pmc_io_end(), the connections are closed at the next call or at abort.
- */
-void
-pmc_io_begin(void)
+static inline bool
+client_guarded(void (*fn) (void *arg), void *arg)
 {
+	bool		done;
+
 	state.io_pending = true;
+	done = pmc_guarded_call(fn, arg);
+	state.io_pending = false;
+	if (unlikely(!done))
+	{
+		state.broken = true;
+		state.generation = 0;
+	}
+	return done;
 }
 
-void
-pmc_io_end(void)
+bool
+pmc_client_guarded(void (*fn) (void *arg), void *arg)
 {
-	state.io_pending = false;
+	return client_guarded(fn, arg);
 }
 
 /*
- * For inval_send.c, which keeps clients of its own for the commit-time
- * batches: a new memcached_st configured from the settings in force, as
- * the client is (ERROR when they are inconsistent or memory runs out).
- * Returns NULL with *problem set when libmemcached refused something.
+ * Did the request fail because its connection was already closed by the
+ * server (a memcached restarted while we were idle)?  libmemcached closes
+ * it on the way and reconnects on the next request, so one more try of an
+ * idempotent request makes the first call after a restart succeed.
  */
-memcached_st *
-pmc_new_client_from_settings(char **problem)
+static bool
+connection_was_dead(memcached_st *mc, memcached_return_t rc)
+{
+	int			err;
+	const char *message;
+
+	switch (rc)
+	{
+		case MEMCACHED_CONNECTION_FAILURE:
+		case MEMCACHED_WRITE_FAILURE:
+		case MEMCACHED_ERRNO:
+		case MEMCACHED_READ_FAILURE:
+		case MEMCACHED_UNKNOWN_READ_FAILURE:
+		case MEMCACHED_SOME_ERRORS:
+			err = memcached_last_error_errno(mc);
+			if (err == ECONNRESET || err == EPIPE)
+				return true;
+			message = memcached_last_error_message(mc);
+			return message != NULL && strstr(message, "server has disconnected") != NULL;
+		default:
+			return false;
+	}
+}
+
+/* pmc_client_request()'s request, as pmc_client_guarded() runs it */
+typedef struct RequestCall
 {
 	memcached_st *mc;
-	char	   *password;
+	PmcRequestFn fn;
+	void	   *arg;
+	bool		retry_safe;
+	memcached_return_t rc;
+} RequestCall;
 
-	/* the same rules as the client: no refused setting, no credentials to servers a role chose */
-	pmc_check_settings_usable();
-	pmc_check_credentials_destination();
-	check_settings_combination();
-	/* read before anything is malloc'd: reading the password file may ERROR */
-	password = (pmc_username && pmc_username[0]) ? pmc_sasl_password() : NULL;
-	mc = memcached_create(NULL);
-	if (mc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("Could not create a memcached client.")));
-	*problem = configure_client(mc, password);
-	if (password)
-		pmc_forget_password(password);
-	if (*problem != NULL)
+static void
+run_request(void *arg)
+{
+	RequestCall *c = (RequestCall *) arg;
+
+	c->rc = c->fn(c->mc, c->arg);
+	if (c->retry_safe && connection_was_dead(c->mc, c->rc))
+		c->rc = c->fn(c->mc, c->arg);
+}
+
+memcached_return_t
+pmc_client_request(memcached_st *mc, PmcRequestFn fn, void *arg, bool retry_safe,
+				   bool *aborted)
+{
+	RequestCall c = {mc, fn, arg, retry_safe, MEMCACHED_SUCCESS};
+
+	*aborted = !client_guarded(run_request, &c);
+	/* libmemcached's state may be anything: the client is rebuilt */
+	return *aborted ? MEMCACHED_PROTOCOL_ERROR : c.rc;
+}
+
+/* Does this failure leave a reply (or half of one) on some socket? */
+static bool
+rc_may_desync(memcached_return_t rc)
+{
+	switch (rc)
 	{
-		memcached_free(mc);
-		return NULL;
+		case MEMCACHED_TIMEOUT:
+		case MEMCACHED_READ_FAILURE:
+		case MEMCACHED_UNKNOWN_READ_FAILURE:
+		case MEMCACHED_PROTOCOL_ERROR:
+		case MEMCACHED_CLIENT_ERROR:
+		case MEMCACHED_ERROR:
+		case MEMCACHED_SERVER_ERROR:
+		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
+		case MEMCACHED_PARTIAL_READ:
+		case MEMCACHED_FETCH_NOTFINISHED:
+		case MEMCACHED_IN_PROGRESS:
+		case MEMCACHED_SOME_ERRORS:
+		case MEMCACHED_FAILURE:
+			return true;
+		default:
+			return false;
 	}
-	return mc;
+}
+
+void
+pmc_client_request_done(memcached_return_t rc, bool failed)
+{
+	/* a request succeeded: earlier authentication failures are history */
+	if (!failed)
+		state.auth_failed = false;
+	else if (rc_may_desync(rc))
+		reset_connections();
+}
+
+/* ---------- servers ---------- */
+
+uint32_t
+pmc_server_index(memcached_st *mc, const char *key, size_t keylen)
+{
+	if (memcached_server_count(mc) <= 1)
+		return 0;
+	return memcached_generate_hash(mc, key, keylen);
+}
+
+char *
+pmc_instance_name(const memcached_instance_st *instance)
+{
+	if (memcached_server_port(instance) == 0)
+		return pstrdup(memcached_server_name(instance));
+	return psprintf("%s:%u", memcached_server_name(instance),
+					(unsigned) memcached_server_port(instance));
 }

@@ -29,7 +29,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -43,6 +43,10 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+
+#include "compat.h"
+#include "settings.h"
+#include "stats.h"
 
 /* server names are kept up to this many bytes, NUL included */
 #define CS_SERVER_LEN		128
@@ -99,9 +103,6 @@ typedef struct CachedEntry
 	uint64		generation;		/* the table's when it was found */
 	Oid			userid;			/* the role it was found for */
 } CachedEntry;
-
-/* pylibmc_pg.cluster_stats_max (guc.c) */
-int			pmc_cluster_stats_max = 5000;
 
 static ClusterState *cs_state = NULL;
 static HTAB *cs_hash = NULL;

@@ -24,7 +24,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
@@ -33,6 +33,11 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+
+#include "codec.h"
+#include "compat.h"
+#include "keys.h"
+#include "value.h"
 
 static void *
 palloc_huge(size_t size)

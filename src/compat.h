@@ -11,6 +11,11 @@
 #include "fmgr.h"
 #include "utils/guc.h"
 
+/* PostgreSQL 16 moved the varlena macros (VARDATA_ANY, ...) out of postgres.h */
+#if PG_VERSION_NUM >= 160000
+#include "varatt.h"
+#endif
+
 /*
  * GUC "extra" data: since PostgreSQL 16 the GUC machinery frees it with
  * guc_free(), so it must come from guc_malloc(); before, from malloc().
@@ -94,7 +99,7 @@ pmc_lltoa(int64 value, char *buf)
 #endif
 
 /*
- * Since 17.12, heap_getattr() (an inline function, used by invalidate.c)
+ * Since 17.12, heap_getattr() (an inline function, used by inval_trigger.c)
  * calls heap_datum_check(), which servers 17.0 to 17.11 do not export: built
  * against 17.12's headers, the module would not load into them ("undefined
  * symbol: heap_datum_check").  This weak fallback does what those servers

@@ -13,10 +13,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "miscadmin.h"
 #include "utils/builtins.h"
+
+#include "client.h"
+#include "codec.h"
+#include "compat.h"
+#include "exchange.h"
+#include "keys.h"
+#include "operations.h"
+#include "settings.h"
+#include "stats.h"
+#include "value.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_incr);
 PG_FUNCTION_INFO_V1(pylibmc_pg_decr);

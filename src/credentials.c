@@ -20,13 +20,15 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "storage/fd.h"
+
+#include "settings.h"
 
 /* the longest first line we read from the password file */
 #define PMC_MAX_PASSWORD_LEN	1024

@@ -1,64 +1,39 @@
 /*-------------------------------------------------------------------------
  *
  * exchange.c
- *	  The one guarded path every libmemcached request goes through, and the
- *	  one place its failures are reported.
+ *	  The one path every libmemcached request goes through, and the one
+ *	  place its failures are reported.
  *
  * pmc_exchange() runs a small function that makes the libmemcached calls
  * of one request (send and read to the end) and owns everything around
  * it, so that no call site can forget a step:
  *
- *	- signals: libmemcached 1.1.4's poll loop subtracts the elapsed time
- *	  again after every EINTR, so a second signal makes its timeout
- *	  negative and poll() waits forever; an EINTR can also end a multi-get
- *	  early and leave replies unread.  The signals PostgreSQL expects
- *	  (statement_timeout's SIGALRM, cancels, SIGUSR1/SIGURG, reloads) are
- *	  blocked while libmemcached runs; they are handled when it returns,
- *	  and a pending cancel takes effect then, between requests.  Every
- *	  wait is still bounded by the configured timeouts.
- *	- the locale: libmemcached parses replies with iscntrl()/isspace(),
- *	  which under a single-byte LC_CTYPE accept bytes of UTF-8 keys; it
- *	  runs under the C locale (uselocale(), this thread only).
- *	- assertions: libmemcached abort()s when a server answers a storage
- *	  command with a reply that is no storage reply.  Such an abort inside
- *	  an exchange becomes an ERROR (08P01) and the client is rebuilt,
- *	  instead of a crash that restarts every session of the cluster.
- *	- an ERROR thrown from our own code inside the exchange (out of memory
- *	  while copying a reply) restores all of the above and closes the
- *	  connections, whose replies may be half read.
+ *	- the guard (guard.c: signals, the C locale, libmemcached's abort()),
+ *	  through the client (client.c: the connections marked in flight, one
+ *	  more try of an idempotent request on a connection the server closed,
+ *	  a client that libmemcached gave up on rebuilt);
  *	- timing and this backend's counters (stats.c): every failure counts
- *	  as an error, whatever on_error then does with it.
+ *	  as an error, whatever on_error then does with it;
+ *	- connections that may hold half a reply closed (client.c);
  *	- failures: pmc_report_failure() turns a libmemcached result into an
  *	  ERROR, a WARNING or nothing (pylibmc_pg.on_error).
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
-#include <errno.h>
-#include <locale.h>
-#include <setjmp.h>
-#include <signal.h>
-
+#include "access/xact.h"
 #include "lib/stringinfo.h"
-#include "libpq/pqsignal.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
-/* the guard's state: one exchange at a time in a backend */
-typedef struct PmcGuard
-{
-	bool		active;
-	sigset_t	saved_mask;
-	locale_t	saved_locale;
-} PmcGuard;
+#include "client.h"
+#include "exchange.h"
+#include "settings.h"
+#include "stats.h"
 
-static PmcGuard guard;
-static locale_t c_locale = (locale_t) 0;
-
-/* where a libmemcached abort() inside an exchange jumps to */
-static sigjmp_buf *volatile abort_target = NULL;
-static bool abort_handler_installed = false;
+/* ---------- per-call failed servers ---------- */
 
 /*
  * Servers that failed in the current multi-key call, by index: such a
@@ -67,107 +42,39 @@ static bool abort_handler_installed = false;
 static bool *failed_in_call = NULL;
 static uint32_t failed_in_call_size = 0;
 static bool call_tracking = false;
+static bool call_callbacks_registered = false;
+
+/* An ERROR ended the call before pmc_call_end(): end it */
+static void
+call_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		call_tracking = false;
+}
 
 static void
-abort_handler(SIGNAL_ARGS)
+call_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+					  SubTransactionId parentSubid, void *arg)
 {
-	if (abort_target != NULL)
-		siglongjmp(*abort_target, 1);
-	/* not inside an exchange: the default action (a core, as before) */
-	signal(SIGABRT, SIG_DFL);
-	raise(SIGABRT);
-}
-
-static void
-guard_init(void)
-{
-	if (c_locale == (locale_t) 0)
-	{
-		c_locale = newlocale(LC_ALL_MASK, "C", (locale_t) 0);
-		if (c_locale == (locale_t) 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("out of memory"),
-					 errdetail("Could not create the C locale for memcached exchanges.")));
-	}
-	if (!abort_handler_installed)
-	{
-		pqsignal(SIGABRT, abort_handler);
-		abort_handler_installed = true;
-	}
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		call_tracking = false;
 }
 
 /*
- * Enter the guard: signals blocked, C locale.  pmc_guard_leave() undoes
- * it; an ERROR escaping in between is undone by pmc_guard_reset() from the
- * (sub)transaction abort callbacks.
- */
-void
-pmc_guard_enter(void)
-{
-	if (unlikely(c_locale == (locale_t) 0 || !abort_handler_installed))
-		guard_init();
-	if (guard.active)
-		pmc_guard_reset();
-	pthread_sigmask(SIG_BLOCK, &BlockSig, &guard.saved_mask);
-	guard.saved_locale = uselocale(c_locale);
-	guard.active = true;
-	pmc_io_begin();
-}
-
-void
-pmc_guard_leave(void)
-{
-	if (!guard.active)
-		return;
-	guard.active = false;
-	uselocale(guard.saved_locale);
-	pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
-	pmc_io_end();
-}
-
-/* After an ERROR inside the guard: restore, and drop half-read replies */
-void
-pmc_guard_reset(void)
-{
-	abort_target = NULL;
-	if (guard.active)
-	{
-		guard.active = false;
-		/* quitting waits too: still with the signals held */
-		pmc_reset_connections();
-		uselocale(guard.saved_locale);
-		pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
-	}
-	call_tracking = false;
-}
-
-/*
- * memcached_quit() waits too (it sends "quit" and, for a buffered client,
- * reads what is left), in libmemcached's poll loop: hold the signals.
- */
-void
-pmc_quit_guarded(memcached_st *mc)
-{
-	sigset_t	saved;
-
-	if (mc == NULL)
-		return;
-	pthread_sigmask(SIG_BLOCK, &BlockSig, &saved);
-	memcached_quit(mc);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-}
-
-/* ---------- per-call failed servers ---------- */
-
-/*
- * A multi-key call starts: from now until pmc_call_end(), a server that
- * fails is remembered and its further keys are not sent.
+ * A multi-key call starts: from now until pmc_call_end() (or an ERROR), a
+ * server that fails is remembered and its further keys are not sent.
  */
 void
 pmc_call_begin(memcached_st *mc)
 {
 	uint32_t	n = memcached_server_count(mc);
+
+	if (!call_callbacks_registered)
+	{
+		RegisterXactCallback(call_xact_callback, NULL);
+		RegisterSubXactCallback(call_subxact_callback, NULL);
+		call_callbacks_registered = true;
+	}
 
 	if (n > failed_in_call_size)
 	{
@@ -184,15 +91,6 @@ void
 pmc_call_end(void)
 {
 	call_tracking = false;
-}
-
-/* The index of the server a key goes to (libmemcached's distribution) */
-uint32_t
-pmc_server_index(memcached_st *mc, const char *key, size_t keylen)
-{
-	if (memcached_server_count(mc) <= 1)
-		return 0;
-	return memcached_generate_hash(mc, key, keylen);
 }
 
 /* Did the server of this key fail earlier in this call? */
@@ -225,59 +123,19 @@ remember_failed_server(memcached_st *mc, const char *key, size_t keylen)
  * What an rc means for the counters, unless the caller said otherwise:
  * a hit, a miss (not found, not stored), or an error.
  */
-static bool rc_may_desync(memcached_return_t rc);
-
-static PmcOutcome
+static inline PmcOutcome
 default_outcome(memcached_return_t rc)
 {
-	switch (rc)
-	{
-		case MEMCACHED_SUCCESS:
-		case MEMCACHED_STORED:
-		case MEMCACHED_DELETED:
-			return PMC_HIT;
-		case MEMCACHED_NOTFOUND:
-		case MEMCACHED_NOTSTORED:
-		case MEMCACHED_DATA_EXISTS:
-		case MEMCACHED_END:
-			return PMC_MISS;
-		default:
-			return PMC_ERROR;
-	}
+	if (pmc_rc_failed(rc))
+		return PMC_ERROR;
+	if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_STORED || rc == MEMCACHED_DELETED)
+		return PMC_HIT;
+	return PMC_MISS;
 }
 
 /*
- * Did the request fail because its connection was already closed by the
- * server (a memcached restarted while we were idle)?  libmemcached closes
- * it on the way and reconnects on the next request, so one more try of an
- * idempotent request makes the first call after a restart succeed.
- */
-static bool
-connection_was_dead(memcached_st *mc, memcached_return_t rc)
-{
-	int			err;
-	const char *message;
-
-	switch (rc)
-	{
-		case MEMCACHED_CONNECTION_FAILURE:
-		case MEMCACHED_WRITE_FAILURE:
-		case MEMCACHED_ERRNO:
-		case MEMCACHED_READ_FAILURE:
-		case MEMCACHED_UNKNOWN_READ_FAILURE:
-		case MEMCACHED_SOME_ERRORS:
-			err = memcached_last_error_errno(mc);
-			if (err == ECONNRESET || err == EPIPE)
-				return true;
-			message = memcached_last_error_message(mc);
-			return message != NULL && strstr(message, "server has disconnected") != NULL;
-		default:
-			return false;
-	}
-}
-
-/*
- * Run fn(mc, arg) under the guard, count the outcome, report a failure.
+ * Run fn(mc, arg) as one request (pmc_client_request(): guarded, one more
+ * try if retry_safe), count the outcome, report a failure.
  *
  * The outcome is x->outcome if fn set it (PMC_HIT/PMC_MISS), else what
  * the rc means.  A failure is reported here (an ERROR, a WARNING or
@@ -286,43 +144,17 @@ connection_was_dead(memcached_st *mc, memcached_return_t rc)
  * request failed and on_error let the call go on.  A pending cancel or
  * timeout takes effect when the exchange is over.
  */
-/* pmc_exchange()'s request, as pmc_guarded_call() runs it */
-typedef struct ExchangeCall
-{
-	PmcExchange *x;
-	PmcExchangeFn fn;
-	void	   *arg;
-	memcached_return_t rc;
-} ExchangeCall;
-
-static void
-run_exchange_fn(void *arg)
-{
-	ExchangeCall *c = (ExchangeCall *) arg;
-
-	c->rc = c->fn(c->x->mc, c->arg);
-	if (c->x->retry_safe && connection_was_dead(c->x->mc, c->rc))
-		c->rc = c->fn(c->x->mc, c->arg);
-}
-
 PmcOutcome
 pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg)
 {
-	ExchangeCall c = {x, fn, arg, MEMCACHED_SUCCESS};
 	memcached_return_t rc;
 	instr_time	start;
 
 	INSTR_TIME_SET_CURRENT(start);
 	x->outcome = PMC_OUTCOME_UNSET;
-	if (!pmc_guarded_call(run_exchange_fn, &c))
-	{
-		/* libmemcached's state may be anything: the client is rebuilt */
-		rc = MEMCACHED_PROTOCOL_ERROR;
+	rc = pmc_client_request(x->mc, fn, arg, x->retry_safe, &x->abort_caught);
+	if (x->abort_caught)
 		x->outcome = PMC_OUTCOME_UNSET;
-		x->abort_caught = true;
-	}
-	else
-		rc = c.rc;
 	x->rc = rc;
 	if (x->outcome == PMC_OUTCOME_UNSET)
 		x->outcome = default_outcome(rc);
@@ -331,10 +163,7 @@ pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg)
 	if (x->op < PMC_NUM_OPS)
 		pmc_stats_count(x->mc, x->op, x->key, x->keylen, x->outcome,
 						x->sent, x->received, start);
-	if (x->outcome != PMC_ERROR)
-		pmc_client_request_ok();
-	else if (rc_may_desync(rc))
-		pmc_reset_connections();
+	pmc_client_request_done(rc, x->outcome == PMC_ERROR);
 
 	/* handle signals that arrived meanwhile: a cancel ends the call here */
 	CHECK_FOR_INTERRUPTS();
@@ -343,42 +172,6 @@ pmc_exchange(PmcExchange *x, PmcExchangeFn fn, void *arg)
 		!(x->caller_handles != MEMCACHED_SUCCESS && rc == x->caller_handles))
 		pmc_report_failure(x);
 	return x->outcome;
-}
-
-/*
- * Run fn(arg) under the guard, catching a libmemcached abort() as
- * pmc_exchange() does, for code that makes many requests under one guard
- * (the commit-time batch).  Returns false when libmemcached aborted: its
- * clients' state may then be anything, and the main client is rebuilt.
- */
-bool
-pmc_guarded_call(void (*fn) (void *arg), void *arg)
-{
-	sigjmp_buf	abort_jmp;
-	volatile bool aborted = false;
-
-	pmc_guard_enter();
-	PG_TRY();
-	{
-		if (sigsetjmp(abort_jmp, 0) == 0)
-		{
-			abort_target = &abort_jmp;
-			fn(arg);
-		}
-		else
-			aborted = true;
-		abort_target = NULL;
-	}
-	PG_CATCH();
-	{
-		pmc_guard_reset();
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	pmc_guard_leave();
-	if (aborted)
-		pmc_mark_client_broken();
-	return !aborted;
 }
 
 /*
@@ -398,6 +191,34 @@ pmc_fetch_failure(memcached_st *mc)
 }
 
 /* ---------- failures ---------- */
+
+/*
+ * A key for a message: control characters escaped, long keys shortened.
+ */
+char *
+pmc_printable_key(const char *key, size_t len)
+{
+	StringInfoData buf;
+	size_t		shown = len;
+
+	/* keys are UTF-8: never cut a character in two */
+	if (len > 64)
+		shown = pg_encoding_mbcliplen(PG_UTF8, key, (int) len, 64);
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < shown; i++)
+	{
+		unsigned char c = (unsigned char) key[i];
+
+		if (c < 0x20 || c == 0x7f)
+			appendStringInfo(&buf, "\\x%02x", c);
+		else
+			appendStringInfoChar(&buf, (char) c);
+	}
+	if (shown < len)
+		appendStringInfoString(&buf, "...");
+	return buf.data;
+}
 
 bool
 pmc_rc_is_server_failure(memcached_return_t rc)
@@ -424,31 +245,6 @@ pmc_rc_is_server_failure(memcached_return_t rc)
 		case MEMCACHED_PARTIAL_READ:
 		case MEMCACHED_FETCH_NOTFINISHED:
 		case MEMCACHED_IN_PROGRESS:
-		case MEMCACHED_FAILURE:
-			return true;
-		default:
-			return false;
-	}
-}
-
-/* Does this failure leave a reply (or half of one) on some socket? */
-static bool
-rc_may_desync(memcached_return_t rc)
-{
-	switch (rc)
-	{
-		case MEMCACHED_TIMEOUT:
-		case MEMCACHED_READ_FAILURE:
-		case MEMCACHED_UNKNOWN_READ_FAILURE:
-		case MEMCACHED_PROTOCOL_ERROR:
-		case MEMCACHED_CLIENT_ERROR:
-		case MEMCACHED_ERROR:
-		case MEMCACHED_SERVER_ERROR:
-		case MEMCACHED_SERVER_MEMORY_ALLOCATION_FAILURE:
-		case MEMCACHED_PARTIAL_READ:
-		case MEMCACHED_FETCH_NOTFINISHED:
-		case MEMCACHED_IN_PROGRESS:
-		case MEMCACHED_SOME_ERRORS:
 		case MEMCACHED_FAILURE:
 			return true;
 		default:
@@ -520,19 +316,6 @@ rc_hint(memcached_return_t rc)
 				return "Check that the memcached server is running and reachable; SET pylibmc_pg.on_error = 'warning' to treat failures as misses.";
 			return NULL;
 	}
-}
-
-/*
- * How a server is named everywhere (messages, mc_stats, mc_client_stats):
- * "host:port", or the socket path.  palloc'd.
- */
-char *
-pmc_instance_name(const memcached_instance_st *instance)
-{
-	if (memcached_server_port(instance) == 0)
-		return pstrdup(memcached_server_name(instance));
-	return psprintf("%s:%u", memcached_server_name(instance),
-					(unsigned) memcached_server_port(instance));
 }
 
 /*
@@ -631,6 +414,8 @@ pmc_report_failure(PmcExchange *x)
 	int			saved_errno = memcached_last_error_errno(x->mc);
 	const char *reason;
 	const char *hint;
+	StringInfoData msg;
+	bool		with_errno;
 
 	rc = pmc_client_auth_rc(rc);
 	reason = x->abort_caught
@@ -652,40 +437,32 @@ pmc_report_failure(PmcExchange *x)
 	if (x->key)
 		key = pmc_printable_key(x->key, x->keylen);
 
-	if (key && server)
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s key \"%s\" on memcached server %s", x->verb, key, server),
-				 (rc == MEMCACHED_ERRNO && saved_errno != 0)
-				 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))
-				 : errdetail("libmemcached: %s.", reason),
-				 hint ? errhint("%s", hint) : 0));
-	else if (key)
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s key \"%s\" on memcached", x->verb, key),
-				 errdetail("libmemcached: %s.", reason),
-				 hint ? errhint("%s", hint) : 0));
-	else if (server && nnamed > 1)
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s on memcached servers %s", x->verb, server),
-				 errdetail("libmemcached: %s.", reason),
-				 hint ? errhint("%s", hint) : 0));
-	else if (server)
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s on memcached server %s", x->verb, server),
-				 (rc == MEMCACHED_ERRNO && saved_errno != 0)
-				 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))
-				 : errdetail("libmemcached: %s.", reason),
-				 hint ? errhint("%s", hint) : 0));
+	/*
+	 * "could not VERB [key "K"] on memcached [server(s) S]": one message,
+	 * built here (this extension has no message catalog to translate it).
+	 * libmemcached's errno is told with a key's server, or with the one
+	 * server a keyless request named.
+	 */
+	initStringInfo(&msg);
+	appendStringInfo(&msg, "could not %s", x->verb);
+	if (key)
+		appendStringInfo(&msg, " key \"%s\"", key);
+	if (server)
+		appendStringInfo(&msg, " on memcached server%s %s",
+						 (!key && nnamed > 1) ? "s" : "", server);
 	else
-		ereport(elevel,
-				(errcode(rc_sqlstate(rc)),
-				 errmsg("could not %s on memcached", x->verb),
-				 errdetail("libmemcached: %s.", reason),
-				 hint ? errhint("%s", hint) : 0));
+		appendStringInfoString(&msg, " on memcached");
+	with_errno = server && (key || nnamed <= 1) &&
+		rc == MEMCACHED_ERRNO && saved_errno != 0;
+
+	ereport(elevel,
+			(errcode(rc_sqlstate(rc)),
+			 errmsg_internal("%s", msg.data),
+			 with_errno
+			 ? errdetail("libmemcached: %s: %s.", reason, strerror(saved_errno))
+			 : errdetail("libmemcached: %s.", reason),
+			 hint ? errhint("%s", hint) : 0));
+	pfree(msg.data);
 	if (key)
 		pfree(key);
 }

@@ -1,13 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * guc.c
- *	  The pylibmc_pg.* settings and the module's entry point.
+ *	  The pylibmc_pg.* settings.
  *
  * Every setting is checked in its check hook (a bad value is refused at
  * SET time, with a detail naming the bad part), parsed once into the
- * hook's "extra", and stored by the assign hook, which only marks the
- * client stale: no network I/O happens in a hook.  client.c rebuilds the
- * client at the next call, and only if the configuration really changed.
+ * hook's "extra", and stored by the assign hook, which only bumps
+ * pmc_settings_generation: no network I/O happens in a hook, and no hook
+ * calls up into the client.  client.c compares the generation at its next
+ * call and rebuilds the client only if the configuration really changed.
  *
  * Who may set what (see README.md, "Security"): everything that decides
  * where the backend connects and with which credentials is PGC_SUSET, so
@@ -33,7 +34,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include <ctype.h>
 
@@ -41,15 +42,14 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
-#include "utils/guc_tables.h"
 #include "utils/syscache.h"
 #if PG_VERSION_NUM >= 150000
 #include "catalog/pg_parameter_acl.h"
+/* only for inspect_placeholder(): see there why */
+#include "utils/guc_tables.h"
 #endif
 
-PMC_MODULE_MAGIC;
-
-void		_PG_init(void);
+#include "settings.h"
 
 PmcServerList *pmc_server_list = NULL;
 PmcBehaviorList *pmc_behavior_list = NULL;
@@ -60,6 +60,8 @@ char	   *pmc_namespace = NULL;
 char	   *pmc_password_file = NULL;
 int			pmc_on_error = PMC_ON_ERROR_ERROR;
 int			pmc_invalidation_hold = 0;
+int			pmc_cluster_stats_max = 5000;
+uint64		pmc_settings_generation = 1;
 
 static char *servers_string = NULL;
 static char *behaviors_string = NULL;
@@ -306,11 +308,18 @@ accept_value(const char *name, void **extra, GucSource source)
 	return true;
 }
 
+/* A setting the client is built from changed: the client compares at its next call */
+static inline void
+settings_changed(void)
+{
+	pmc_settings_generation++;
+}
+
 static void
 remember_extra(PmcCheckedGuc which, void *extra)
 {
 	current_extra[which] = (const PmcGucExtra *) extra;
-	pmc_mark_client_stale();
+	settings_changed();
 }
 
 #define SERVERS_HINT "Write a comma-separated list of \"host\", \"host:port\", \"host:port:weight\", \"[ipv6]:port\", \"udp:host:port\" or \"/path/to/socket\" entries."
@@ -343,6 +352,34 @@ assign_servers(const char *newval, void *extra)
 	pmc_server_list = (e == NULL || e->refused) ? NULL :
 		(PmcServerList *) EXTRA_PAYLOAD(e);
 	remember_extra(PMC_GUC_SERVERS, extra);
+}
+
+/*
+ * Apply pylibmc_pg.behaviors' libmemcached behaviors to mc, in order (the
+ * pylibmc-only ones are skipped).  On a refusal, returns libmemcached's
+ * result and sets *refused to the setting; the ones before it are applied.
+ * No I/O: used on a scratch client by check_behaviors() and on the real
+ * one by client.c.
+ */
+memcached_return_t
+pmc_apply_behaviors(memcached_st *mc, const PmcBehaviorList *list,
+					const PmcBehaviorSetting **refused)
+{
+	for (int i = 0; i < list->nsettings; i++)
+	{
+		const PmcBehaviorSetting *s = &list->settings[i];
+		memcached_return_t rc;
+
+		if (s->id == PMC_BEHAVIOR_PYLIBMC_ONLY)
+			continue;
+		rc = memcached_behavior_set(mc, (memcached_behavior_t) s->id, (uint64_t) s->value);
+		if (rc != MEMCACHED_SUCCESS)
+		{
+			*refused = s;
+			return rc;
+		}
+	}
+	return MEMCACHED_SUCCESS;
 }
 
 /*
@@ -445,7 +482,7 @@ static void
 assign_password(const char *newval, void *extra)
 {
 	password_extra = (const PmcGucExtra *) extra;
-	pmc_mark_client_stale();
+	settings_changed();
 }
 
 /*
@@ -479,15 +516,15 @@ show_password(void)
 }
 
 static void
-assign_marks_stale_string(const char *newval, void *extra)
+assign_changes_string(const char *newval, void *extra)
 {
-	pmc_mark_client_stale();
+	settings_changed();
 }
 
 static void
-assign_marks_stale_bool(bool newval, void *extra)
+assign_changes_bool(bool newval, void *extra)
 {
-	pmc_mark_client_stale();
+	settings_changed();
 }
 
 /* the words a message uses for where a refused value came from */
@@ -556,6 +593,14 @@ pmc_password_chosen_by_role(void)
  * Before a setting is defined: look at the placeholder PostgreSQL made for
  * a value set before the library was loaded, and note whether a superuser
  * set each of its values (placeholder_set_by_superuser).
+ *
+ * Whether there is a placeholder is public (GetConfigOptionFlags()); who
+ * set its values is not: PostgreSQL has no API for the role that set a
+ * setting's value (srole, since 15) nor for its stacked values (GucStack).
+ * So this one function reads guc_tables.h's config_generic and GucStack,
+ * whose fields it uses are the same from 15 to 18; before 15 there is no
+ * srole, and a placeholder's value for a superuser-only setting was only
+ * re-applied when a superuser had set it.
  */
 static void
 inspect_placeholder(const char *name)
@@ -566,6 +611,8 @@ inspect_placeholder(const char *name)
 	placeholder_set_by_superuser = true;
 	if (!IsTransactionState())
 		return;					/* preloading: no session set anything */
+	if (!(GetConfigOptionFlags(name, true) & GUC_CUSTOM_PLACEHOLDER))
+		return;
 #if PG_VERSION_NUM >= 160000
 	gen = find_option(name, false, true, DEBUG1);
 #else
@@ -621,7 +668,7 @@ pmc_define_gucs(void)
 							 false,
 							 PGC_SUSET,
 							 0,
-							 NULL, assign_marks_stale_bool, NULL);
+							 NULL, assign_changes_bool, NULL);
 
 	DefineCustomStringVariable("pylibmc_pg.username",
 							   "SASL user name (requires pylibmc_pg.binary_protocol).",
@@ -630,7 +677,7 @@ pmc_define_gucs(void)
 							   "",
 							   PGC_SUSET,
 							   0,
-							   NULL, assign_marks_stale_string, NULL);
+							   NULL, assign_changes_string, NULL);
 
 	inspect_placeholder("pylibmc_pg.password");
 	DefineCustomStringVariable("pylibmc_pg.password",
@@ -694,7 +741,7 @@ pmc_define_gucs(void)
 							NULL, NULL, NULL);
 
 	/*
-	 * The cluster-wide counters' table size (cluster_stats.c), as
+	 * The cluster-wide counters' table size (cluster_stats.c reads it), as
 	 * pg_stat_statements.max: fixed at server start, so it exists only
 	 * when the library is preloaded (PostgreSQL allows no PGC_POSTMASTER
 	 * setting later).
@@ -712,14 +759,6 @@ pmc_define_gucs(void)
 	defining_gucs = false;
 	placeholder_set_by_superuser = true;
 	pmc_reserve_guc_prefix("pylibmc_pg");
-}
-
-void
-_PG_init(void)
-{
-	pmc_define_gucs();
-	pmc_invalidation_init();
-	pmc_cluster_stats_init();
 
 	/*
 	 * Until this library is loaded, pylibmc_pg.password is an unprotected

@@ -65,7 +65,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "access/parallel.h"
 #include "access/xact.h"
@@ -75,6 +75,10 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+
+#include "inval.h"
+#include "keys.h"
+#include "settings.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_delete_on_commit);
 

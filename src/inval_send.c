@@ -55,11 +55,18 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "storage/ipc.h"
-#include "utils/guc.h"
 #include "utils/memutils.h"
+
+#include "client.h"
+#include "exchange.h"
+#include "guard.h"
+#include "inval.h"
+#include "keys.h"
+#include "settings.h"
+#include "stats.h"
 
 /* ASCII batches are flushed every this many keys */
 #define PMC_BATCH_KEYS			1000
@@ -80,7 +87,9 @@
 
 typedef struct BatchConfig
 {
-	char	   *signature;		/* the settings, in TopMemoryContext */
+	char	   *signature;		/* the settings (client.c's signature), in
+								 * TopMemoryContext */
+	uint64		generation;		/* pmc_settings_generation it last matched */
 	char	   *namespace;		/* for messages */
 	bool		binary;
 	bool		udp;
@@ -99,51 +108,19 @@ static bool exit_registered = false;
 /* ---------- the configuration cache ---------- */
 
 /*
- * Everything the clients are built from, as one string (as client.c's own
- * signature).  It holds the password: it stays in backend memory, as the
- * setting itself does, and is never printed.
+ * Was this configuration's entry built from the settings in force?  Its
+ * signature is client.c's (the password too, read from the password file
+ * when one is set), compared once per settings generation.
  */
 static bool
-signature_matches(const char *sig)
+config_matches(BatchConfig *c)
 {
-	const char *parts[6];
-	char		binary[2];
-
-	binary[0] = pmc_binary ? '1' : '0';
-	binary[1] = '\0';
-	parts[0] = GetConfigOption("pylibmc_pg.servers", false, false);
-	parts[1] = binary;
-	parts[2] = pmc_username ? pmc_username : "";
-	parts[3] = pmc_password ? pmc_password : "";
-	parts[4] = GetConfigOption("pylibmc_pg.behaviors", false, false);
-	parts[5] = pmc_namespace ? pmc_namespace : "";
-	for (int i = 0; i < 6; i++)
-	{
-		size_t		len = strlen(parts[i] ? parts[i] : "");
-
-		if (strncmp(sig, parts[i] ? parts[i] : "", len) != 0)
-			return false;
-		sig += len;
-		if (*sig != (i < 5 ? '\n' : '\0'))
-			return false;
-		sig++;
-	}
+	if (c->generation == pmc_settings_generation)
+		return true;
+	if (strcmp(c->signature, pmc_settings_signature()) != 0)
+		return false;
+	c->generation = pmc_settings_generation;
 	return true;
-}
-
-static char *
-current_signature(void)
-{
-	const char *servers = GetConfigOption("pylibmc_pg.servers", false, false);
-	const char *behaviors = GetConfigOption("pylibmc_pg.behaviors", false, false);
-
-	return psprintf("%s\n%d\n%s\n%s\n%s\n%s",
-					servers ? servers : "",
-					pmc_binary ? 1 : 0,
-					pmc_username ? pmc_username : "",
-					pmc_password ? pmc_password : "",
-					behaviors ? behaviors : "",
-					pmc_namespace ? pmc_namespace : "");
 }
 
 static void
@@ -172,30 +149,6 @@ free_all_configs(int code, Datum arg)
 		free_config(i);
 }
 
-/* A client configured from the settings in force, or ERROR */
-static memcached_st *
-new_client(bool quiet)
-{
-	char	   *problem = NULL;
-	memcached_st *mc = pmc_new_client_from_settings(&problem);
-
-	if (mc != NULL && quiet &&
-		(memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_NOREPLY, 1) != MEMCACHED_SUCCESS ||
-		 memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BUFFER_REQUESTS, 1) != MEMCACHED_SUCCESS))
-	{
-		memcached_free(mc);
-		mc = NULL;
-		problem = "libmemcached refused NOREPLY or BUFFER_REQUESTS";
-	}
-	if (mc == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("could not configure the memcached client"),
-				 errdetail("%s.", problem),
-				 errhint("Check pylibmc_pg.servers, pylibmc_pg.behaviors and pylibmc_pg.binary_protocol.")));
-	return mc;
-}
-
 /* The quiet client; acked is freed if that fails */
 static memcached_st *
 new_quiet_client(memcached_st *acked)
@@ -204,7 +157,7 @@ new_quiet_client(memcached_st *acked)
 
 	PG_TRY();
 	{
-		quiet = new_client(true);
+		quiet = pmc_new_client(true);
 	}
 	PG_CATCH();
 	{
@@ -251,8 +204,9 @@ pmc_inval_config(void)
 	MemoryContext old;
 	memcached_st *acked;
 	memcached_st *quiet = NULL;
+	const char *signature;
 
-	if (last_config >= 0 && signature_matches(configs[last_config]->signature))
+	if (last_config >= 0 && config_matches(configs[last_config]))
 	{
 		c = configs[last_config];
 		c->pinned = true;
@@ -261,7 +215,7 @@ pmc_inval_config(void)
 	}
 	for (int i = 0; i < nconfigs; i++)
 	{
-		if (configs[i] != NULL && signature_matches(configs[i]->signature))
+		if (configs[i] != NULL && config_matches(configs[i]))
 		{
 			configs[i]->pinned = true;
 			configs[i]->last_used = ++use_clock;
@@ -297,7 +251,9 @@ pmc_inval_config(void)
 		nconfigs = n;
 	}
 
-	acked = new_client(false);
+	/* before any client is malloc'd: it may ERROR, and stays valid meanwhile */
+	signature = pmc_settings_signature();
+	acked = pmc_new_client(false);
 	if (!pmc_binary && !pmc_client_is_udp())
 		quiet = new_quiet_client(acked);
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -306,7 +262,8 @@ pmc_inval_config(void)
 	c->udp = pmc_client_is_udp();
 	c->acked = acked;
 	c->quiet = quiet;
-	c->signature = current_signature();
+	c->signature = pstrdup(signature);
+	c->generation = pmc_settings_generation;
 	c->namespace = pstrdup(pmc_namespace ? pmc_namespace : "");
 	MemoryContextSwitchTo(old);
 	c->pinned = true;
@@ -593,8 +550,8 @@ barrier_guarded(void *arg)
 }
 
 /*
- * fn(st) under the exchange's guard: signals held, the C locale, and a
- * libmemcached abort() caught (a reply that fits no request, from a wrong
+ * fn(st) under the guard (pmc_client_guarded()): signals held, the C
+ * locale, and a libmemcached abort() caught (a reply that fits no request, from a wrong
  * service or a desynchronised connection): then no key of this
  * configuration is known to be deleted, and the rest of them are not sent
  * (the main client has been rebuilt).
@@ -602,7 +559,7 @@ barrier_guarded(void *arg)
 static void
 guarded(SendState *st, void (*fn) (void *arg))
 {
-	if (pmc_guarded_call(fn, st))
+	if (pmc_client_guarded(fn, st))
 		return;
 	fail_all_sent(st);
 	st->broken = true;
@@ -620,8 +577,7 @@ warn_caught(MemoryContext cxt)
 	edata = CopyErrorData();
 	FlushErrorState();
 	pmc_guard_reset();
-	pmc_disconnect_all();
-	pmc_inval_disconnect();
+	pmc_disconnect_all();		/* the batch clients' too */
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
@@ -645,7 +601,7 @@ new_state(PmcInvalSend *send, int config)
 	 * The main client when it has these very settings (it keeps one
 	 * ordinary connection per server); our own otherwise.
 	 */
-	if (signature_matches(c->signature))
+	if (config_matches(c))
 	{
 		st->route = pmc_client();
 		st->is_main = true;
@@ -812,9 +768,8 @@ end_state(PmcInvalSend *send, SendState *st)
 			guarded(st, barrier_guarded);
 		if (st->first_server >= 0)
 		{
-			/* a failed server may have left a reply */
+			/* a failed server may have left a reply (the batch clients' too) */
 			pmc_disconnect_all();
-			pmc_inval_disconnect();
 		}
 		report_failures(st);
 	}

@@ -34,7 +34,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -52,6 +52,10 @@
 #include "utils/tuplestore.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+
+#include "compat.h"
+#include "inval.h"
+#include "keys.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_invalidate);
 

@@ -2,7 +2,7 @@
  *
  * keys.c
  *	  memcached keys and the arguments every operation shares: checking,
- *	  converting to UTF-8, prefixing, printing in messages; ttls.
+ *	  converting to UTF-8, prefixing; ttls.
  *
  * Keys are checked here for every protocol: in the ASCII protocol a space
  * or control character would split the command (key injection, a
@@ -11,49 +11,19 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
-#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
+#include "exchange.h"
+#include "keys.h"
+#include "settings.h"
 
 /*
- * A key for a message: control characters escaped, long keys shortened.
+ * The bytes a key cannot hold: space, the control characters, DEL (see
+ * the file's header).  Bytes >= 0x80 are fine (UTF-8 keys), as in pylibmc.
  */
-char *
-pmc_printable_key(const char *key, size_t len)
-{
-	StringInfoData buf;
-	size_t		shown = len;
-
-	/* keys are UTF-8: never cut a character in two */
-	if (len > 64)
-		shown = pg_encoding_mbcliplen(PG_UTF8, key, (int) len, 64);
-
-	initStringInfo(&buf);
-	for (size_t i = 0; i < shown; i++)
-	{
-		unsigned char c = (unsigned char) key[i];
-
-		if (c < 0x20 || c == 0x7f)
-			appendStringInfo(&buf, "\\x%02x", c);
-		else
-			appendStringInfoChar(&buf, (char) c);
-	}
-	if (shown < len)
-		appendStringInfoString(&buf, "...");
-	return buf.data;
-}
-
-/*
- * memcached's key rules, checked here for every protocol: in the ASCII
- * protocol a space or control character would split the command (key
- * injection, a desynchronised connection), so we refuse them everywhere,
- * and a key means the same in ASCII and binary.  Bytes >= 0x80 are fine
- * (UTF-8 keys), as in pylibmc.
- */
-/* The bytes a key cannot hold: space, the control characters, DEL */
 static const bool key_byte_refused[256] = {
 	[0x00] = true, [0x01] = true, [0x02] = true, [0x03] = true,
 	[0x04] = true, [0x05] = true, [0x06] = true, [0x07] = true,

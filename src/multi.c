@@ -14,7 +14,7 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "funcapi.h"
@@ -26,6 +26,15 @@
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
 #include "utils/tuplestore.h"
+
+#include "client.h"
+#include "codec.h"
+#include "compat.h"
+#include "exchange.h"
+#include "keys.h"
+#include "operations.h"
+#include "stats.h"
+#include "value.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_get_multi);
 PG_FUNCTION_INFO_V1(pylibmc_pg_set_multi_jsonb);

@@ -10,12 +10,20 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+
+#include "client.h"
+#include "codec.h"
+#include "exchange.h"
+#include "keys.h"
+#include "operations.h"
+#include "settings.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_get);
 PG_FUNCTION_INFO_V1(pylibmc_pg_gets);

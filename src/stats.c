@@ -12,12 +12,16 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
+
+#include "client.h"
+#include "compat.h"
+#include "stats.h"
 
 typedef struct PmcCounters
 {
@@ -44,17 +48,6 @@ static int	known_capacity = 0;
 static int *server_slot = NULL;
 static int	nserver_slots = 0;
 
-static const char *const op_names[PMC_NUM_OPS] = {
-	"get", "get_multi", "set", "add", "replace", "append", "prepend", "cas",
-	"delete", "touch", "incr", "decr", "flush_all", "stats", "delete_on_commit"
-};
-
-const char *
-pmc_op_name(PmcOp op)
-{
-	return op_names[op];
-}
-
 static int
 slot_for_name(const char *name)
 {
@@ -78,7 +71,7 @@ slot_for_name(const char *name)
 	return nknown++;
 }
 
-/* Called when a client is (re)built: map its servers to counter rows */
+/* A client was (re)built (client.c's callback): map its servers to counter rows */
 void
 pmc_stats_reset_servers(memcached_st *mc)
 {
@@ -197,7 +190,7 @@ pylibmc_pg_client_stats(PG_FUNCTION_ARGS)
 			if (c->calls == 0)
 				continue;
 			values[0] = CStringGetTextDatum(known[s].name);
-			values[1] = CStringGetTextDatum(op_names[op]);
+			values[1] = CStringGetTextDatum(pmc_op_name((PmcOp) op));
 			values[2] = Int64GetDatum(c->calls);
 			values[3] = Int64GetDatum(c->hits);
 			values[4] = Int64GetDatum(c->misses);

@@ -20,10 +20,18 @@
  *
  *-------------------------------------------------------------------------
  */
-#include "pylibmc_pg.h"
+#include "postgres.h"
 
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
+
+#include "client.h"
+#include "codec.h"
+#include "compat.h"
+#include "exchange.h"
+#include "keys.h"
+#include "operations.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_set);
 PG_FUNCTION_INFO_V1(pylibmc_pg_add);

@@ -270,6 +270,19 @@ check_build() {
 	fi
 }
 
+# check_layers: one test: src/'s includes follow its layers (src/README).
+check_layers() {
+	local out
+	if out=$("$PMC_REPO/tools/check-layers.sh" "$PMC_REPO/src" 2>&1); then
+		pmc_step "$out"
+		subtotal "layers (src/README)" 1 0 0
+	else
+		pmc_error "layers: an include crosses src/README's layers the wrong way:"
+		printf '%s\n' "$out" >&2
+		subtotal "layers (src/README)" 0 1 0
+	fi
+}
+
 # run_one_major: set up for $PG_MAJOR, run the suites, tear down (on exit).
 run_one_major() {
 	pmc_require_root
@@ -287,6 +300,7 @@ run_one_major() {
 		pmc_pg_prepare "$PG_MAJOR"
 		check_build "$PMC_SCRATCH/logs/build-pg$PG_MAJOR.log" "PostgreSQL $PG_MAJOR, headers $PMC_PG_HEADERS"
 	fi
+	check_layers
 	pmc_fleet_start "${FLEET[@]}"
 	pmc_pg_start
 	pmc_export_env

@@ -49,8 +49,11 @@ dv = control.get("default_version", "")
 padded = ".".join((dv.split(".") + ["0", "0"])[:3])
 check(ext.get("version") == padded, "provides version %s is the control's default_version %s" % (ext.get("version"), dv))
 check(meta.get("version") == padded, "release version is the control's default_version", meta.get("version"))
-check(ext.get("file") == "pylibmc_pg--%s.sql" % dv and os.path.exists(os.path.join(repo, ext.get("file", "-"))),
-      "provides file is the install script of the default version", ext.get("file"))
+# no full script of the default version: CREATE EXTENSION runs 1.0's and
+# the update scripts from it, so the provided file is 1.0's
+check(ext.get("file") == "pylibmc_pg--1.0.sql" and os.path.exists(os.path.join(repo, ext.get("file", "-")))
+      and os.path.exists(os.path.join(repo, "pylibmc_pg--1.0--%s.sql" % dv)),
+      "provides file is the install script CREATE EXTENSION starts from (1.0, then 1.0--%s)" % dv, ext.get("file"))
 check(ext.get("abstract") == control.get("comment") and meta.get("abstract") == control.get("comment"),
       "abstracts are the control's comment", (meta.get("abstract"), ext.get("abstract")))
 lic = open(os.path.join(repo, "LICENSE")).readline().strip()

@@ -156,6 +156,9 @@ pmc_build_extension() {
 	fi
 	pmc_step "build: make clean all install in $PMC_REPO (log: $log)"
 	[[ -f "$PMC_REPO/Makefile" ]] || pmc_die "no Makefile in $PMC_REPO"
+	# the scripts an earlier install left: one the tree no longer has (a
+	# full script of the default version) would go on serving CREATE EXTENSION
+	rm -f "$("$PMC_PG_CONFIG" --sharedir)"/extension/pylibmc_pg--*.sql
 	pmc_run_logged 1800 "$log" make -C "$PMC_REPO" PG_CONFIG="$PMC_PG_CONFIG" clean all install ||
 		pmc_die "build failed" "$log"
 }
