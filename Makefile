@@ -66,7 +66,7 @@ dist:
 .PHONY: dist
 
 # every object needs the patched headers; the stamp changes with the patches
-$(OBJS): $(LMC_PREFIX)/.stamp
+$(OBJS) $(OBJS:.o=.bc): $(LMC_PREFIX)/.stamp
 $(LMC_PREFIX)/.stamp: $(srcdir)/tools/libmemcached.sh $(srcdir)/patches/libmemcached/series \
 		$(wildcard $(srcdir)/patches/libmemcached/*.patch)
 	$(srcdir)/tools/libmemcached.sh $(LMC_PREFIX)

@@ -317,6 +317,9 @@ configure_client(memcached_st *mc, const char *password)
 	memcached_return_t rc;
 	const PmcServerList *servers = pmc_server_list;
 
+	/* every wait asks the guard how long it may last (exchange.c) */
+	memcached_set_wait_callback(mc, pmc_guard_wait, NULL);
+
 	/* protocol first, as pylibmc: some behaviors depend on it */
 	if (pmc_binary)
 		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);

@@ -244,6 +244,9 @@ extern uint32_t pmc_server_index(memcached_st *mc, const char *key, size_t keyle
 extern char *pmc_instance_name(const memcached_instance_st *instance);
 
 extern void pmc_guard_enter(void);
+extern int32_t pmc_guard_wait(const memcached_st *mc, bool connecting, int32_t timeout,
+							  void *context);
+extern bool pmc_guard_gave_up(void);
 extern void pmc_guard_leave(void);
 extern void pmc_guard_reset(void);
 extern bool pmc_guarded_call(void (*fn) (void *arg), void *arg);
