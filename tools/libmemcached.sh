@@ -115,8 +115,8 @@ fi
 mapfile -t series < <(grep -v '^[[:space:]]*\(#\|$\)' "$patches/series")
 stamp_want=$(
 	echo "$LMC_SHA256"
-	for p in "${series[@]}"; do sha256sum "$patches/$p"; done
-	sha256sum "${BASH_SOURCE[0]}"
+	for p in "${series[@]}"; do echo "$p $(sha256sum <"$patches/$p" | cut -d' ' -f1)"; done
+	sha256sum <"${BASH_SOURCE[0]}" | cut -d' ' -f1
 )
 if [[ -f "$prefix/.stamp" && "$(cat "$prefix/.stamp")" == "$stamp_want" &&
 	-f "$prefix/lib/libmemcached.a" ]]; then
