@@ -134,7 +134,9 @@ for p in "${series[@]}"; do
 	patch -d "$src" -p1 --quiet --forward <"$patches/$p" || die "patch $p does not apply"
 done
 
-# Debian's flags (hardening, -O2, assertions kept), as its own build has them
+# Debian's flags (hardening, -O2, assertions kept) and features (SASL, OpenSSL's
+# libcrypto, no hsieh hash), as its own build has them: pylibmc on Debian
+# uses that build, and both clients must distribute keys alike
 cflags=$(dpkg-buildflags --get CFLAGS 2>/dev/null || echo "-g -O2")
 cxxflags=$(dpkg-buildflags --get CXXFLAGS 2>/dev/null || echo "-g -O2")
 cppflags=$(dpkg-buildflags --get CPPFLAGS 2>/dev/null || true)
@@ -142,7 +144,7 @@ log="$prefix/build.log"
 cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=None \
 	-DCMAKE_C_FLAGS="$cppflags $cflags" -DCMAKE_CXX_FLAGS="$cppflags $cxxflags" \
 	-DBUILD_SHARED_LIBS=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
-	-DENABLE_SASL=ON -DENABLE_HASH_HSIEH=ON -DENABLE_OPENSSL_CRYPTO=ON \
+	-DENABLE_SASL=ON -DENABLE_HASH_HSIEH=OFF -DENABLE_OPENSSL_CRYPTO=ON \
 	-DENABLE_MEMASLAP=OFF -DBUILD_TESTING=OFF -DBUILD_DOCS=OFF \
 	-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib >"$log" 2>&1 ||
 	die "cmake failed (see $log)"
