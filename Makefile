@@ -41,10 +41,17 @@ REGRESS_DEFAULT_SERVER = binary namespace types
 REGRESS = $(if $(PMC_SCRATCH),$(REGRESS_ALL),$(REGRESS_DEFAULT_SERVER))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-PG_CPPFLAGS = -I$(srcdir)/src
+# libmemcached: Debian's 1.1.4 source with our patches (patches/libmemcached),
+# built by tools/libmemcached.sh into build/libmemcached and linked statically
+# with its symbols hidden (--exclude-libs), so that a library in the same
+# backend that loads the system's libmemcached.so.11 (pgmemcache) keeps its own.
+LMC_PREFIX = $(abspath $(srcdir))/build/libmemcached
+LMC_LIBS = $(LMC_PREFIX)/lib/libmemcached.a $(LMC_PREFIX)/lib/libhashkit.a $(LMC_PREFIX)/lib/libp9y.a
+
+PG_CPPFLAGS = -I$(LMC_PREFIX)/include -I$(srcdir)/src
 # -Wextra, minus the two warnings PostgreSQL's own headers and fmgr style trip
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = -lmemcached -ldeflate -lz
+SHLIB_LINK = $(LMC_LIBS) -Wl,--exclude-libs,ALL -lsasl2 -lcrypto -lstdc++ -ldeflate -lz
 
 EXTRA_CLEAN = regression.diffs regression.out results
 
@@ -67,3 +74,10 @@ dist:
 		-o $(abspath $(DIST_DIR))/$(EXTENSION)-$(DISTVERSION).zip HEAD
 
 .PHONY: dist check-layers
+
+# every object needs the patched headers; the stamp changes with the patches
+$(OBJS) $(OBJS:.o=.bc): $(LMC_PREFIX)/.stamp
+$(LMC_PREFIX)/.stamp: $(srcdir)/tools/libmemcached.sh $(srcdir)/patches/libmemcached/series \
+		$(wildcard $(srcdir)/patches/libmemcached/*.patch)
+	$(srcdir)/tools/libmemcached.sh $(LMC_PREFIX)
+	touch $@

@@ -341,6 +341,9 @@ configure_client(memcached_st *mc, const char *password, bool quiet)
 	memcached_return_t rc;
 	const PmcServerList *servers = pmc_server_list;
 
+	/* every wait asks the guard how long it may last (exchange.c) */
+	memcached_set_wait_callback(mc, pmc_guard_wait, NULL);
+
 	/* protocol first, as pylibmc: some behaviors depend on it */
 	if (pmc_binary)
 		memcached_behavior_set(mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
@@ -788,9 +791,13 @@ run_request(void *arg)
 {
 	RequestCall *c = (RequestCall *) arg;
 
+	pmc_guard_bound_request();
 	c->rc = c->fn(c->mc, c->arg);
 	if (c->retry_safe && connection_was_dead(c->mc, c->rc))
+	{
+		pmc_guard_bound_request();	/* the retry has a deadline of its own */
 		c->rc = c->fn(c->mc, c->arg);
+	}
 }
 
 memcached_return_t

@@ -1,17 +1,19 @@
 /*-------------------------------------------------------------------------
  *
  * guard.c
- *	  What every libmemcached request runs under: signals held, the C
- *	  locale, and libmemcached's abort() caught.
+ *	  What every libmemcached request runs under: its waits bounded and
+ *	  given up on a cancel, the C locale, and libmemcached's abort() caught.
  *
- *	- signals: libmemcached 1.1.4's poll loop subtracts the elapsed time
- *	  again after every EINTR, so a second signal makes its timeout
- *	  negative and poll() waits forever; an EINTR can also end a multi-get
- *	  early and leave replies unread.  The signals PostgreSQL expects
- *	  (statement_timeout's SIGALRM, cancels, SIGUSR1/SIGURG, reloads) are
- *	  blocked while libmemcached runs; they are handled when it returns,
- *	  and a pending cancel takes effect then, between requests.  Every
- *	  wait is still bounded by the configured timeouts.
+ *	- waits: libmemcached (our patched copy, patches/libmemcached) asks
+ *	  pmc_guard_wait() before every wait how long it may last.  A request
+ *	  (pmc_guard_bound_request) is held to one deadline, _poll_timeout
+ *	  after its first wait for the server (a connect has its own
+ *	  connect_timeout), however the server drips its reply; and a cancel,
+ *	  statement_timeout or terminate that arrives during a wait gives the
+ *	  request up at once (within PMC_WAIT_SLICE_MS), libmemcached closes
+ *	  that connection, and the interrupt takes effect when the request
+ *	  returns.  Signals are not blocked: the patched library waits again
+ *	  for what is left of its timeout after an EINTR.
  *	- the locale: libmemcached parses replies with iscntrl()/isspace(),
  *	  which under a single-byte LC_CTYPE accept bytes of UTF-8 keys; it
  *	  runs under the C locale (uselocale(), this thread only).
@@ -34,18 +36,34 @@
 #include <locale.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <time.h>
 
 #include "libpq/pqsignal.h"
 #include "miscadmin.h"
 
 #include "guard.h"
 
+/*
+ * The longest a wait sleeps before pmc_guard_wait() is asked again: a signal
+ * that arrives just before libmemcached enters poll() does not interrupt it,
+ * so a cancel is seen at the latest this long after it arrived.
+ */
+#define PMC_WAIT_SLICE_MS	50
+
 /* the guard's state: one request at a time in a backend */
 typedef struct PmcGuard
 {
 	bool		active;
-	sigset_t	saved_mask;
 	locale_t	saved_locale;
+
+	/*
+	 * A request (pmc_guard_bound_request) is held to a deadline: set at its
+	 * first wait for the server, _poll_timeout later (ms on the monotonic
+	 * clock).
+	 */
+	bool		bounded;
+	int64		deadline;		/* 0: not set yet */
+	bool		gave_up;		/* pmc_guard_wait() gave a wait up */
 } PmcGuard;
 
 static PmcGuard guard;
@@ -85,8 +103,8 @@ guard_init(void)
 }
 
 /*
- * Enter the guard: signals blocked, C locale.  guard_leave() undoes it; an
- * ERROR escaping in between is undone by pmc_guard_reset().
+ * Enter the guard: C locale, no deadline.  guard_leave() undoes it; an ERROR
+ * escaping in between is undone by pmc_guard_reset().
  */
 static void
 guard_enter(void)
@@ -95,8 +113,10 @@ guard_enter(void)
 		guard_init();
 	if (guard.active)
 		pmc_guard_reset();
-	pthread_sigmask(SIG_BLOCK, &BlockSig, &guard.saved_mask);
 	guard.saved_locale = uselocale(c_locale);
+	guard.bounded = false;
+	guard.deadline = 0;
+	guard.gave_up = false;
 	guard.active = true;
 }
 
@@ -107,10 +127,9 @@ guard_leave(void)
 		return;
 	guard.active = false;
 	uselocale(guard.saved_locale);
-	pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
 }
 
-/* After an ERROR inside the guard: restore the mask and the locale */
+/* After an ERROR inside the guard: restore the locale */
 void
 pmc_guard_reset(void)
 {
@@ -119,24 +138,88 @@ pmc_guard_reset(void)
 	{
 		guard.active = false;
 		uselocale(guard.saved_locale);
-		pthread_sigmask(SIG_SETMASK, &guard.saved_mask, NULL);
 	}
 }
 
 /*
  * memcached_quit() waits too (it sends "quit" and, for a buffered client,
- * reads what is left), in libmemcached's poll loop: hold the signals.
+ * reads what is left); its waits are bounded by the configured timeouts and
+ * pmc_guard_wait(), as any other.
  */
 void
 pmc_quit_guarded(memcached_st *mc)
 {
-	sigset_t	saved;
-
 	if (mc == NULL)
 		return;
-	pthread_sigmask(SIG_BLOCK, &BlockSig, &saved);
 	memcached_quit(mc);
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+}
+
+static int64
+monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Hold what runs in the guard from now on to one deadline, _poll_timeout
+ * after its next first wait for a reply (set by pmc_guard_wait(), which is
+ * told the timeout: reading the clock only when a wait comes costs nothing
+ * to a request whose reply is already there).  Called again, it starts a
+ * new deadline (a retry has one of its own).
+ */
+void
+pmc_guard_bound_request(void)
+{
+	guard.bounded = true;
+	guard.deadline = 0;
+}
+
+/*
+ * libmemcached's wait callback (memcached_set_wait_callback): how long the
+ * coming wait may last, 0 to give the request up.  Only flags are read here
+ * (signal handlers set them); the interrupt itself is processed by
+ * CHECK_FOR_INTERRUPTS() once libmemcached has returned.  Where interrupts
+ * are held off (the commit-time batch runs after the commit record, with
+ * interrupts held), a cancel does not stop the wait: the configured
+ * timeouts do.
+ */
+int32_t
+pmc_guard_wait(const memcached_st *mc, bool connecting, int32_t timeout, void *context)
+{
+	int64		left;
+	int64		now;
+
+	if (INTERRUPTS_CAN_BE_PROCESSED() && (QueryCancelPending || ProcDiePending))
+	{
+		guard.gave_up = true;
+		return 0;
+	}
+	if (connecting || !guard.active || !guard.bounded)
+		return Min(timeout, PMC_WAIT_SLICE_MS);
+	now = monotonic_ms();
+	if (guard.deadline == 0)
+		guard.deadline = now + timeout;
+	left = guard.deadline - now;
+	if (left <= 0)
+	{
+		guard.gave_up = true;
+		return 0;
+	}
+	return (int32_t) Min(Min(left, (int64) timeout), PMC_WAIT_SLICE_MS);
+}
+
+/*
+ * Did pmc_guard_wait() give a wait of this request up (its deadline passed,
+ * or a cancel is pending)?  A request made of several libmemcached calls (a
+ * multi-get in chunks) stops there instead of starting the next one.
+ */
+bool
+pmc_guard_gave_up(void)
+{
+	return guard.active && guard.gave_up;
 }
 
 /*

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * guard.h
- *	  The guard around libmemcached's calls: signals, the locale, and
- *	  libmemcached's abort().  Knows no client (src/README: layers).
+ *	  The guard around libmemcached's calls: waits bounded and given up on
+ *	  a cancel, the locale, and libmemcached's abort().  Knows no client
+ *	  (src/README: layers).
  *
  *-------------------------------------------------------------------------
  */
@@ -18,10 +19,20 @@
  */
 extern bool pmc_guarded_call(void (*fn) (void *arg), void *arg);
 
-/* After an ERROR inside the guard: restore the signal mask and the locale */
+/* After an ERROR inside the guard: restore the locale */
 extern void pmc_guard_reset(void);
 
-/* memcached_quit(), which waits too, with the signals held */
+/* memcached_quit(), whose waits are bounded as any other */
 extern void pmc_quit_guarded(memcached_st *mc);
+
+/*
+ * Waits (guard.c): every client registers pmc_guard_wait as its wait
+ * callback; a request held to one deadline calls pmc_guard_bound_request()
+ * first; a request of several calls asks pmc_guard_gave_up() between them.
+ */
+extern int32_t pmc_guard_wait(const memcached_st *mc, bool connecting, int32_t timeout,
+							  void *context);
+extern void pmc_guard_bound_request(void);
+extern bool pmc_guard_gave_up(void);
 
 #endif							/* PYLIBMC_PG_GUARD_H */

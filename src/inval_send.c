@@ -39,11 +39,13 @@
  *	  on the same connection, is a barrier: memcached handles a
  *	  connection's commands in order, so when the reply comes back every
  *	  delete before it has been applied (and a failed server shows up).
- *	- Binary protocol: one acknowledged delete per key.  Quiet deletes
- *	  (DELETEQ) answer a missing key with an error packet that libmemcached
- *	  does not expect: the next call reads it as its own reply (a wrong
- *	  miss); and buffered deletes whose replies are never read stall the
- *	  server, which drops the rest when the connection is closed.
+ *	- Binary protocol: quiet deletes (DELETEQ, SETQ for tombstones) through
+ *	  the quiet client, as in ASCII.  The server answers a quiet delete of
+ *	  a missing key with an error packet (our libmemcached skips it:
+ *	  patches/libmemcached/0007); left unread, such packets would fill the
+ *	  connection until the server stalls, so the barrier below runs after
+ *	  every PMC_BATCH_KEYS keys, not only at the end: its reply is read
+ *	  after them.
  *	- UDP: libmemcached sends without replies anyway; no barrier possible.
  *	After the first failure on a server its remaining keys are skipped, so
  *	a dead server costs one connect timeout, not one per key.
@@ -254,7 +256,7 @@ pmc_inval_config(void)
 	/* before any client is malloc'd: it may ERROR, and stays valid meanwhile */
 	signature = pmc_settings_signature();
 	acked = pmc_new_client(false);
-	if (!pmc_binary && !pmc_client_is_udp())
+	if (!pmc_client_is_udp())
 		quiet = new_quiet_client(acked);
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	c = palloc0(sizeof(BatchConfig));
@@ -406,6 +408,8 @@ count_lost(SendState *st, long n)
 	pmc_stats_count_calls(UINT32_MAX, PMC_OP_INVALIDATE, PMC_ERROR, n, 0, 0);
 }
 
+static void barrier_server(SendState *st, uint32_t s, const char *key, size_t keylen);
+
 /*
  * Send the keys of one chunk.  May ERROR (the caller turns it into a
  * WARNING).  In ASCII, st->mc is the quiet client: the keys go out in
@@ -497,7 +501,16 @@ send_keys_guarded(void *arg)
 
 		if (buffered && ++since_flush >= PMC_BATCH_KEYS)
 		{
-			(void) memcached_flush_buffers(mc);
+			if (st->config->binary)
+				/* read what the server answered so far, before it stalls */
+				for (uint32_t b = 0; b < st->nservers; b++)
+				{
+					if (st->unacked[b] == 0 || st->last[b] < 0 || st->dead[b])
+						continue;
+					barrier_server(st, b, st->keys[st->last[b]], st->lens[st->last[b]]);
+				}
+			else
+				(void) memcached_flush_buffers(mc);
 			since_flush = 0;
 		}
 	}
@@ -515,44 +528,58 @@ barrier_guarded(void *arg)
 
 	for (uint32_t s = 0; s < st->nservers; s++)
 	{
-		size_t		vlen;
-		uint32_t	flags;
-		memcached_return_t rc;
-		char	   *value;
-		bool		applied;
-
 		if (st->barrier_len[s] == 0)
 			continue;
-		value = memcached_get(st->mc, st->barrier[s], st->barrier_len[s], &vlen, &flags, &rc);
-		if (value)
-			free(value);
-		applied = (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND);
-		if (!applied)
-		{
-			/* not known to be applied: count the server's keys failed */
-			st->failed[s] += st->sent[s];
-			st->sent[s] = 0;
-			note_failure(st, st->mc, (int) s, rc);
-		}
-
-		/*
-		 * The quiet keys count now that it is known whether they were
-		 * applied: a silent server's keys are errors, not hits.  All at
-		 * once, with no time of their own (what they took is the
-		 * barrier's wait, which is not split among them).
-		 */
-		pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
-							  applied ? PMC_HIT : PMC_ERROR, st->unacked[s],
-							  st->unacked_bytes[s], 0);
-		st->unacked[s] = 0;
-		st->unacked_bytes[s] = 0;
+		barrier_server(st, s, st->barrier[s], st->barrier_len[s]);
+		st->barrier_len[s] = 0;
 	}
 }
 
 /*
- * fn(st) under the guard (pmc_client_guarded()): signals held, the C
- * locale, and a libmemcached abort() caught (a reply that fits no request, from a wrong
- * service or a desynchronised connection): then no key of this
+ * The barrier of one server, whose last quiet key was key: a get of it;
+ * the server's quiet keys since the last barrier are counted now.
+ */
+static void
+barrier_server(SendState *st, uint32_t s, const char *key, size_t keylen)
+{
+	size_t		vlen;
+	uint32_t	flags;
+	memcached_return_t rc;
+	char	   *value;
+	bool		applied;
+
+	value = memcached_get(st->mc, key, keylen, &vlen, &flags, &rc);
+	if (value)
+		free(value);
+	applied = (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND);
+	if (!applied)
+	{
+		/* not known to be applied: count the server's keys failed */
+		st->failed[s] += st->sent[s];
+		st->sent[s] = 0;
+		note_failure(st, st->mc, (int) s, rc);
+		if (pmc_rc_is_server_failure(rc))
+			st->dead[s] = true;	/* its further keys are skipped */
+	}
+
+	/*
+	 * The quiet keys count now that it is known whether they were applied:
+	 * a silent server's keys are errors, not hits.  All at once, with no
+	 * time of their own (what they took is the barrier's wait, which is not
+	 * split among them).
+	 */
+	pmc_stats_count_calls(st->is_main ? s : UINT32_MAX, PMC_OP_INVALIDATE,
+						  applied ? PMC_HIT : PMC_ERROR, st->unacked[s],
+						  st->unacked_bytes[s], 0);
+	st->unacked[s] = 0;
+	st->unacked_bytes[s] = 0;
+}
+
+/*
+ * fn(st) under the guard (pmc_client_guarded()): waits bounded by the
+ * timeouts, the C locale, and a libmemcached abort() caught (a reply that
+ * fits no request, from a wrong service or a desynchronised connection):
+ * then no key of this
  * configuration is known to be deleted, and the rest of them are not sent
  * (the main client has been rebuilt).
  */

@@ -31,6 +31,7 @@
 #include "codec.h"
 #include "compat.h"
 #include "exchange.h"
+#include "guard.h"
 #include "keys.h"
 #include "operations.h"
 #include "stats.h"
@@ -368,6 +369,13 @@ fetch_chunks(memcached_st *mc, void *arg)
 			first_failure = rc;
 		a->x->sent += bytes;
 		first += n;
+		/* past the deadline, or cancelled: the other chunks would fail too */
+		if (pmc_guard_gave_up())
+		{
+			if (first_failure == MEMCACHED_SUCCESS)
+				first_failure = MEMCACHED_TIMEOUT;
+			break;
+		}
 	}
 	a->x->received = a->state->received;
 	if (first_failure == MEMCACHED_SUCCESS)

@@ -51,6 +51,7 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/memory/rss.t]="measures the system's PostgreSQL 15 backends"
 	[test/bench/smoke.t]="compares with pgmemcache, which Debian builds for PostgreSQL 15 only"
 	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
+	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
 )
 
 usage() {

@@ -12,9 +12,10 @@
 #     backend: no crash in the server log, the postmaster did not restart
 #     (pg_postmaster_start_time() unchanged) and a second, idle session is
 #     still connected and answers;
-#   - ERROR, and SERVER_ERROR out of memory, to a get: a miss (libmemcached
-#     1.1.4 keeps no trace of them; README says so), never a value, no
-#     crash; ERROR to a set: an ERROR of class 08;
+#   - ERROR, and SERVER_ERROR out of memory, to a get: an ERROR (08P01 for
+#     ERROR, a server failure of class 08 for SERVER_ERROR; unpatched
+#     libmemcached 1.1.4 made them a miss, patches/libmemcached/0004), never
+#     a value, no crash; ERROR to a set: an ERROR of class 08;
 #   - binary replies to a get whose key length, extras length or body
 #     length lies: an ERROR of class 08, never a value, no crash;
 #   - two VALUE lines for one key (issue 24.8): mc_get_multi gives one row
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=test/exchange/lib.sh
 source test/exchange/lib.sh
 
-tap_plan 45
+tap_plan 48
 fault_db pmc_exch_peer
 trap 'exchange__cleanup' EXIT
 
@@ -95,11 +96,8 @@ peer_stop
 # ---- ERROR and SERVER_ERROR to a get ----
 peer_start PEER error || { echo "Bail out! cannot start the scripted peer"; exit 1; }
 out=$(call "$PEER" off error "coalesce(mc_get('k'), 'MISS')")
-# libmemcached 1.1.4's fetch keeps no trace of a plain ERROR or of
-# SERVER_ERROR out of memory in answer to an ASCII get: it is a miss (README,
-# "Errors, timeouts and failures", says so).  What must hold: no value, no
-# crash, and the session stays usable.
-is "$(result_rows "$out")" "MISS" "ERROR reply: mc_get('k') is a miss, the limit README names (libmemcached 1.1.4)"
+like "$out" "^ERROR:  08P01: " "ERROR reply: mc_get('k') is ERROR 08P01, not a miss"
+is "$(result_rows "$out")" "" "ERROR reply: ... no value and no miss"
 unlike "$out" "server closed the connection|terminated abnormally|ab" "ERROR reply: ... never a value, and the backend survives"
 out=$(call "$PEER" off error "mc_set('k', 'x')")
 like "$out" "^ERROR:  08[0-9A-Z]{3}: " "ERROR reply: mc_set('k', 'x') is an ERROR of class 08"
@@ -107,10 +105,12 @@ still_up "ERROR reply"
 peer_stop
 peer_start PEER server-error || { echo "Bail out! cannot start the scripted peer"; exit 1; }
 out=$(call "$PEER" off error "coalesce(mc_get('k'), 'MISS')")
-is "$(result_rows "$out")" "MISS" "SERVER_ERROR out of memory reply: mc_get('k') is a miss, the limit README names"
+like "$out" "^ERROR:  08[0-9A-Z]{3}: " "SERVER_ERROR out of memory reply: mc_get('k') is an ERROR of class 08, not a miss"
+is "$(result_rows "$out")" "" "SERVER_ERROR reply: ... no value and no miss"
 unlike "$out" "server closed the connection|terminated abnormally" "SERVER_ERROR reply: ... and the backend survives"
 out=$(call "$PEER" off error "count(*) FROM mc_get_multi(ARRAY['k', 'j'])")
-is "$(result_rows "$out")" "0" "SERVER_ERROR reply: mc_get_multi returns no row (no value it did not store)"
+like "$out" "^ERROR:  08[0-9A-Z]{3}: " "SERVER_ERROR reply: mc_get_multi is an ERROR of class 08"
+is "$(result_rows "$out")" "" "SERVER_ERROR reply: ... and returns no row"
 still_up "SERVER_ERROR reply"
 peer_stop
 

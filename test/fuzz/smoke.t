@@ -10,7 +10,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")" || exit 1
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-TARGETS=(servers behaviors value)
+TARGETS=(servers behaviors value reply)
 
 # Can clang link libFuzzer here?
 probe=$(mktemp -d)

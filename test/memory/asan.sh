@@ -58,7 +58,11 @@ BUILD="$PMC_SCRATCH/asan-build"
 mkdir -p "$ROOT/usr/lib/postgresql" "$ROOT/usr/share/postgresql" "$BUILD"
 cp -a /usr/lib/postgresql/15 "$ROOT/usr/lib/postgresql/"
 cp -a /usr/share/postgresql/15 "$ROOT/usr/share/postgresql/"
-(cd "$REPO" && cp -a Makefile ./*.control ./*.sql src "$BUILD/")
+# the patched libmemcached as the checkout built it (build/libmemcached, a
+# static library the instrumented module links; its stamp matches, so it is
+# not built again), and what would build it if it were missing
+(cd "$REPO" && cp -a Makefile ./*.control ./*.sql src tools patches "$BUILD/" &&
+	mkdir -p "$BUILD/build" && cp -a build/libmemcached "$BUILD/build/")
 rm -f "$BUILD"/src/*.o "$BUILD"/src/*.bc "$BUILD"/*.so
 pmc_step "build: clang -fsanitize=address,undefined (log: $PMC_SCRATCH/logs/asan-build.log)"
 pmc_run_logged 600 "$PMC_SCRATCH/logs/asan-build.log" \
