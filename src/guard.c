@@ -5,10 +5,12 @@
  *	  given up on a cancel, the C locale, and libmemcached's abort() caught.
  *
  *	- waits: libmemcached (our patched copy, patches/libmemcached) asks
- *	  pmc_guard_wait() before every wait how long it may last.  A request
- *	  (pmc_guard_bound_request) is held to one deadline, _poll_timeout
- *	  after its first wait for the server (a connect has its own
- *	  connect_timeout), however the server drips its reply; and a cancel,
+ *	  pmc_guard_wait() before every wait how long it may last.  In a
+ *	  request (pmc_guard_bound_request) each server is held to one
+ *	  deadline, _poll_timeout after the request's first wait for it (a
+ *	  connect has its own connect_timeout), however it drips its reply or
+ *	  fails to read what is sent; so a stopped server costs a request one
+ *	  timeout, and the other servers of the request keep theirs.  A cancel,
  *	  statement_timeout or terminate that arrives during a wait gives the
  *	  request up at once (within PMC_WAIT_SLICE_MS), libmemcached closes
  *	  that connection, and the interrupt takes effect when the request
@@ -50,6 +52,19 @@
  */
 #define PMC_WAIT_SLICE_MS	50
 
+/*
+ * The servers of one request that have a deadline of their own; beyond that
+ * many, the last entry serves every further one (a wait for several servers
+ * at once has an entry too, for the NULL server).
+ */
+#define PMC_WAIT_SERVERS	16
+
+typedef struct PmcWaitDeadline
+{
+	const memcached_instance_st *server;
+	int64		deadline;		/* ms on the monotonic clock */
+} PmcWaitDeadline;
+
 /* the guard's state: one request at a time in a backend */
 typedef struct PmcGuard
 {
@@ -57,13 +72,13 @@ typedef struct PmcGuard
 	locale_t	saved_locale;
 
 	/*
-	 * A request (pmc_guard_bound_request) is held to a deadline: set at its
-	 * first wait for the server, _poll_timeout later (ms on the monotonic
-	 * clock).
+	 * In a request (pmc_guard_bound_request) each server has a deadline,
+	 * set at the request's first wait for it, _poll_timeout later.
 	 */
 	bool		bounded;
-	int64		deadline;		/* 0: not set yet */
-	bool		gave_up;		/* pmc_guard_wait() gave a wait up */
+	int			nservers;
+	PmcWaitDeadline servers[PMC_WAIT_SERVERS];
+	bool		interrupted;	/* a wait was given up for a cancel */
 } PmcGuard;
 
 static PmcGuard guard;
@@ -115,8 +130,8 @@ guard_enter(void)
 		pmc_guard_reset();
 	guard.saved_locale = uselocale(c_locale);
 	guard.bounded = false;
-	guard.deadline = 0;
-	guard.gave_up = false;
+	guard.nservers = 0;
+	guard.interrupted = false;
 	guard.active = true;
 }
 
@@ -164,17 +179,34 @@ monotonic_ms(void)
 }
 
 /*
- * Hold what runs in the guard from now on to one deadline, _poll_timeout
- * after its next first wait for a reply (set by pmc_guard_wait(), which is
- * told the timeout: reading the clock only when a wait comes costs nothing
- * to a request whose reply is already there).  Called again, it starts a
- * new deadline (a retry has one of its own).
+ * Hold what runs in the guard from now on to a deadline per server,
+ * _poll_timeout after the first wait for it (set by pmc_guard_wait(), which
+ * is told the timeout: reading the clock only when a wait comes costs
+ * nothing to a request whose reply is already there).  Called again, it
+ * starts anew (a retry has deadlines of its own).
  */
 void
 pmc_guard_bound_request(void)
 {
 	guard.bounded = true;
-	guard.deadline = 0;
+	guard.nservers = 0;
+}
+
+/* The deadline of this request's waits for server: now + timeout if new */
+static int64
+server_deadline(const memcached_instance_st *server, int64 now, int32_t timeout)
+{
+	int			i;
+
+	for (i = 0; i < guard.nservers; i++)
+		if (guard.servers[i].server == server)
+			return guard.servers[i].deadline;
+	if (guard.nservers == PMC_WAIT_SERVERS)
+		return guard.servers[PMC_WAIT_SERVERS - 1].deadline;
+	guard.servers[i].server = server;
+	guard.servers[i].deadline = now + timeout;
+	guard.nservers++;
+	return guard.servers[i].deadline;
 }
 
 /*
@@ -187,39 +219,35 @@ pmc_guard_bound_request(void)
  * timeouts do.
  */
 int32_t
-pmc_guard_wait(const memcached_st *mc, bool connecting, int32_t timeout, void *context)
+pmc_guard_wait(const memcached_st *mc, const memcached_instance_st *server,
+			   bool connecting, int32_t timeout, void *context)
 {
 	int64		left;
 	int64		now;
 
 	if (INTERRUPTS_CAN_BE_PROCESSED() && (QueryCancelPending || ProcDiePending))
 	{
-		guard.gave_up = true;
+		guard.interrupted = true;
 		return 0;
 	}
 	if (connecting || !guard.active || !guard.bounded)
 		return Min(timeout, PMC_WAIT_SLICE_MS);
 	now = monotonic_ms();
-	if (guard.deadline == 0)
-		guard.deadline = now + timeout;
-	left = guard.deadline - now;
+	left = server_deadline(server, now, timeout) - now;
 	if (left <= 0)
-	{
-		guard.gave_up = true;
 		return 0;
-	}
 	return (int32_t) Min(Min(left, (int64) timeout), PMC_WAIT_SLICE_MS);
 }
 
 /*
- * Did pmc_guard_wait() give a wait of this request up (its deadline passed,
- * or a cancel is pending)?  A request made of several libmemcached calls (a
+ * Was a wait of this request given up for a pending cancel, statement
+ * timeout or terminate?  A request made of several libmemcached calls (a
  * multi-get in chunks) stops there instead of starting the next one.
  */
 bool
-pmc_guard_gave_up(void)
+pmc_guard_interrupted(void)
 {
-	return guard.active && guard.gave_up;
+	return guard.active && guard.interrupted;
 }
 
 /*

@@ -27,12 +27,13 @@ extern void pmc_quit_guarded(memcached_st *mc);
 
 /*
  * Waits (guard.c): every client registers pmc_guard_wait as its wait
- * callback; a request held to one deadline calls pmc_guard_bound_request()
- * first; a request of several calls asks pmc_guard_gave_up() between them.
+ * callback; a request whose servers are each held to one deadline calls
+ * pmc_guard_bound_request() first; a request of several calls asks
+ * pmc_guard_interrupted() between them.
  */
-extern int32_t pmc_guard_wait(const memcached_st *mc, bool connecting, int32_t timeout,
-							  void *context);
+extern int32_t pmc_guard_wait(const memcached_st *mc, const memcached_instance_st *server,
+							  bool connecting, int32_t timeout, void *context);
 extern void pmc_guard_bound_request(void);
-extern bool pmc_guard_gave_up(void);
+extern bool pmc_guard_interrupted(void);
 
 #endif							/* PYLIBMC_PG_GUARD_H */

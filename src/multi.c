@@ -369,8 +369,8 @@ fetch_chunks(memcached_st *mc, void *arg)
 			first_failure = rc;
 		a->x->sent += bytes;
 		first += n;
-		/* past the deadline, or cancelled: the other chunks would fail too */
-		if (pmc_guard_gave_up())
+		/* cancelled: the other chunks would be given up too */
+		if (pmc_guard_interrupted())
 		{
 			if (first_failure == MEMCACHED_SUCCESS)
 				first_failure = MEMCACHED_TIMEOUT;
