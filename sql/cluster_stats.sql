@@ -3,7 +3,7 @@
 -- pylibmc_pg (the harness's cluster): reading the views or calling the
 -- functions is ERROR 55000 with a hint saying how to preload, everything
 -- else works as before; the views' columns and who may read and reset.
--- test/monitoring/cluster_stats.t covers a preloaded server.  Keys start
+-- test/t/010_monitoring_cluster_stats.pl covers a preloaded server.  Keys start
 -- with "cs:".
 --
 SELECT coalesce(current_setting('pylibmc_test.tcp', true), '127.0.0.1:11211') AS tcp \gset

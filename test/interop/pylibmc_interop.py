@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""pylibmc_interop.t: values cross between the real pylibmc 1.6.3 and SQL.
+"""pylibmc_interop.py: values cross between the real pylibmc 1.6.3 and SQL.
 
 Every type the two share is written on one side and read on the other, in
 both directions, over the ASCII protocol and again over the binary one
@@ -14,7 +14,8 @@ must be an ERROR (54000) in SQL, never a crash, and the backend lives on;
 and a statement_timeout cancels the read while it inflates.
 
 Emits TAP.  Needs PMC_TCP (the memcached that pylibmc_pg.servers names by
-default) and PG* for psql.
+default) and PG* for psql.  test/t/050_interop_pylibmc.pl runs it on a node
+and a memcached of its own and reports each of its checks.
 """
 import json
 import os

@@ -1,0 +1,122 @@
+# test/lib/PmcTest.pm: what the Perl TAP suites share besides the fleet
+# (test/lib/PmcFleet.pm): a PostgreSQL::Test::Cluster node with the
+# extension, psql runs whose output is read as a shell's $(psql ... 2>&1)
+# would read it, and a range check.
+#
+#   my $node = pmc_node('main', "pylibmc_pg.servers = '$addr'");
+#   pmc_createdb($node, 'app');             # CREATE DATABASE + CREATE EXTENSION
+#   my $out = sql($node, 'app', [ 'SET x = 1', 'SELECT 2' ], user => 'r1');
+#   between($n, 1, 10, 'n is in range');
+#
+# The extension must already be installed into the PostgreSQL whose
+# binaries are first in PATH (tools/test.sh does both).
+package PmcTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use File::Temp ();
+use IPC::Run;
+use Test::More;
+use Time::HiRes ();
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils ();
+
+our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms);
+
+# pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
+# postgresql.conf, started.
+sub pmc_node
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(extra => [ '-E', 'UTF8', '--locale=C.UTF-8' ]);
+	$node->append_conf('postgresql.conf', $conf) if defined $conf;
+	$node->start;
+	return $node;
+}
+
+# pmc_createdb NODE, DB: a database with the extension; dies (the suite
+# fails) when either step fails.
+sub pmc_createdb
+{
+	my ($node, $db) = @_;
+	$node->safe_psql('postgres', "CREATE DATABASE \"$db\"");
+	$node->safe_psql($db, 'CREATE EXTENSION pylibmc_pg');
+	return;
+}
+
+sub _psql_cmd
+{
+	my ($node, $db, $stmts, %opt) = @_;
+	my @cmd = ('psql', '-X', '-At', '-h', $node->host, '-p', $node->port,
+		'-U', $opt{user} // 'postgres', '-d', $db);
+	push @cmd, '-q' unless defined $opt{quiet} && !$opt{quiet};
+	push @cmd, '-v', 'VERBOSITY=verbose' if $opt{verbose};
+	push @cmd, map { ('-c', $_) } @$stmts;
+	return @cmd;
+}
+
+# sql NODE, DB, [STATEMENTS], %opt: one psql session running each statement
+# as a -c of its own (so one that fails does not stop the next); returns
+# stdout and stderr together, in order, without the trailing newlines.
+# Options: user (default postgres), verbose (SQLSTATEs in messages), quiet
+# (default 1: psql -q), env (a hash of environment variables, PGOPTIONS),
+# stdin (text fed to psql, for scripts without -c).
+sub sql
+{
+	my ($node, $db, $stmts, %opt) = @_;
+	my $out = '';
+	local %ENV = (%ENV, %{ $opt{env} // {} });
+	IPC::Run::run([ _psql_cmd($node, $db, $stmts, %opt) ],
+		'<', \($opt{stdin} // ''), '>&', \$out);
+	$out =~ s/\n+\z//;
+	return $out;
+}
+
+# sql_start NODE, DB, [STATEMENTS], %opt: the same in the background; returns
+# a handle whose ->finish returns the output (and the time it ended, in ms,
+# as the second value).
+sub sql_start
+{
+	my ($node, $db, $stmts, %opt) = @_;
+	my $h = { out => '' };
+	# input from a file: a scalar would only be fed while IPC::Run pumps
+	my $in = File::Temp->new(DIR => $PostgreSQL::Test::Utils::tmp_check);
+	print $in $opt{stdin} // '';
+	close $in;
+	local %ENV = (%ENV, %{ $opt{env} // {} });
+	$h->{run} = IPC::Run::start([ _psql_cmd($node, $db, $stmts, %opt) ],
+		'<', $in->filename, '>&', \$h->{out});
+	$h->{in} = $in;
+	return bless $h, 'PmcTest::Background';
+}
+
+# between N, LO, HI, DESC: an integer with LO <= N <= HI.
+sub between
+{
+	my ($n, $lo, $hi, $desc) = @_;
+	my $ok = defined $n && $n =~ /^-?\d+$/ && $n >= $lo && $n <= $hi;
+	ok($ok, $desc) or diag('got: ' . ($n // 'undef') . ", want $lo..$hi");
+	return $ok;
+}
+
+sub now_ms { return int(Time::HiRes::time() * 1000) }
+
+package PmcTest::Background;
+
+# finish: wait for the session; its output, and when it ended (ms).
+sub finish
+{
+	my ($self) = @_;
+	$self->{run}->finish;
+	my $end = PmcTest::now_ms();
+	(my $out = $self->{out}) =~ s/\n+\z//;
+	return wantarray ? ($out, $end) : $out;
+}
+
+# pump: let IPC::Run read what the session wrote so far.
+sub pump { $_[0]{run}->pump_nb; return; }
+
+1;
