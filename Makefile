@@ -62,7 +62,7 @@ include $(PGXS)
 # make check-layers: every file of src/ includes only headers of its own
 # layer or below (src/README); tools/test.sh counts it as a test.
 check-layers:
-	$(srcdir)/tools/check-layers.sh $(srcdir)/src
+	bash $(srcdir)/tools/check-layers.sh $(srcdir)/src
 
 # make dist: the release archive, PGXN style: NAME-VERSION.zip (VERSION from
 # META.json) with one top directory, made by git archive from the committed
@@ -79,5 +79,5 @@ dist:
 $(OBJS) $(OBJS:.o=.bc): $(LMC_PREFIX)/.stamp
 $(LMC_PREFIX)/.stamp: $(srcdir)/tools/libmemcached.sh $(srcdir)/patches/libmemcached/series \
 		$(wildcard $(srcdir)/patches/libmemcached/*.patch)
-	$(srcdir)/tools/libmemcached.sh $(LMC_PREFIX)
+	bash $(srcdir)/tools/libmemcached.sh $(LMC_PREFIX)
 	touch $@
