@@ -92,6 +92,17 @@ UPDATE ipart4 SET v = 'c';
 SELECT mc_get('ipart:401') IS NULL AS covered_after_the_call;
 DROP TABLE ipart4;
 
+-- a foreign-table partition cannot have triggers with transition tables:
+-- skipped, and named in a second warning
+CREATE FOREIGN DATA WRAPPER ipart_fdw;
+CREATE SERVER ipart_srv FOREIGN DATA WRAPPER ipart_fdw;
+CREATE FOREIGN TABLE ipart5 PARTITION OF ipart FOR VALUES FROM (500) TO (600) SERVER ipart_srv;
+SELECT mc_invalidate_triggers('ipart', 'ipart:{id}');
+SELECT count(*) AS foreign_partition_triggers FROM pg_trigger WHERE tgrelid = 'ipart5'::regclass;
+DROP FOREIGN TABLE ipart5;
+DROP SERVER ipart_srv;
+DROP FOREIGN DATA WRAPPER ipart_fdw;
+
 -- a table that is not partitioned: no warning, as in 1.1
 CREATE TABLE iplain (id int);
 SELECT mc_invalidate_triggers('iplain', 'ipart:{id}');
