@@ -29,7 +29,7 @@ OBJS = \
 # No full script of the default version: CREATE EXTENSION installs 1.0 and
 # applies the update scripts from it (as contrib modules do), so a fresh
 # install and ALTER EXTENSION UPDATE run the same statements.
-DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql
+DATA = $(EXTENSION)--1.0.sql $(EXTENSION)--1.0--1.1.sql $(EXTENSION)--1.1--1.2.sql
 PGFILEDESC = "pylibmc_pg - memcached client with the pylibmc API"
 
 # every sql/NAME.sql is a regression test, run in name order; each is independent.

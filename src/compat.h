@@ -120,7 +120,7 @@ heap_datum_check(HeapTupleHeader tup, TupleDesc tupleDesc)
  * version (pg_get_loaded_modules()).  PMC_MODULE_VERSION is the control
  * file's default_version; test/packaging/meta.t checks that they agree.
  */
-#define PMC_MODULE_VERSION "1.1"
+#define PMC_MODULE_VERSION "1.2"
 #ifdef PG_MODULE_MAGIC_EXT
 #define PMC_MODULE_MAGIC \
 	PG_MODULE_MAGIC_EXT(.name = "pylibmc_pg", .version = PMC_MODULE_VERSION)

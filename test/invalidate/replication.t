@@ -14,7 +14,10 @@
 #     the apply worker and its commit deletes the keys; the statement form
 #     still never fires (PostgreSQL's apply worker fires no statement
 #     triggers).  What to do on a subscriber is the row form with ENABLE
-#     ALWAYS (README, "Operations notes").
+#     ALWAYS (doc/invalidation.md, "On a logical replication subscriber"),
+#     and mc_invalidate_triggers (1.2) says so in a WARNING when it is
+#     called on a table a subscription writes, for a superuser and for the
+#     table's owner.
 set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
@@ -22,7 +25,7 @@ source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
 # shellcheck source=test/lib/tap.sh
 source "$(dirname "$0")/../lib/tap.sh"
 
-tap_plan 9
+tap_plan 13
 
 diag() { printf '# %s\n' "$*"; }
 
@@ -75,9 +78,10 @@ wait_applied() {
 }
 
 TABLES="CREATE TABLE r (id int PRIMARY KEY, v text); CREATE TABLE s (id int PRIMARY KEY, v text);
+        CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE local (id int PRIMARY KEY);
         INSERT INTO r SELECT g, 'a' FROM generate_series(1, 4) g; INSERT INTO s SELECT g, 'a' FROM generate_series(1, 4) g"
 sql postgres "CREATE DATABASE pub" "CREATE DATABASE sub" >/dev/null
-sql pub "$TABLES" "CREATE PUBLICATION p FOR TABLE r, s" \
+sql pub "$TABLES" "CREATE PUBLICATION p FOR TABLE r, s, o" \
 	"SELECT 1 FROM pg_create_logical_replication_slot('sub', 'pgoutput')" >/dev/null
 out=$(sql sub "$TABLES" "CREATE EXTENSION pylibmc_pg" \
 	"CREATE TRIGGER r_cache AFTER INSERT OR UPDATE OR DELETE ON r
@@ -86,6 +90,27 @@ out=$(sql sub "$TABLES" "CREATE EXTENSION pylibmc_pg" \
 	"CREATE SUBSCRIPTION sub CONNECTION 'host=$DIR port=$PORT dbname=pub user=postgres'
 	   PUBLICATION p WITH (create_slot = false, slot_name = 'sub', copy_data = false)")
 is "$out" "" "a subscription in the same cluster, triggers on the subscriber's tables"
+
+# ---- mc_invalidate_triggers on a table the subscription writes: a WARNING ----
+# (called again now that the subscription exists; before it, nothing to say)
+out=$(sql sub "SELECT mc_invalidate_triggers('s', 'repl:s:{id}')")
+want="WARNING:  the statement-level triggers of public.s will not fire for the rows a logical replication subscription writes
+DETAIL:  The apply worker fires no statement-level triggers, even ENABLE ALWAYS ones; row-level triggers fire there only when enabled ALWAYS.
+HINT:  On a subscriber, use the row form enabled ALWAYS: CREATE TRIGGER mc_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON public.s FOR EACH ROW EXECUTE FUNCTION mc_invalidate('repl:s:{id}'); ALTER TABLE public.s ENABLE ALWAYS TRIGGER mc_invalidate_row;"
+is "$out" "$want" "mc_invalidate_triggers on a subscribed table warns that its triggers will not fire there, and gives the row form with ENABLE ALWAYS"
+is "$(sql sub "SELECT mc_invalidate_triggers('local', 'repl:l:{id}')")" "" \
+	"no warning for a table of the subscriber that no subscription writes"
+# the table's owner, not a superuser: sees the same (pg_subscription_rel is
+# readable by every role on 13 to 18; where it is not, the check is skipped)
+sql sub "CREATE ROLE repl_owner" "ALTER TABLE o OWNER TO repl_owner" >/dev/null
+out=$(sql sub "SET ROLE repl_owner" "SELECT has_table_privilege('pg_catalog.pg_subscription_rel', 'SELECT')" \
+	"SELECT mc_invalidate_triggers('o', 'repl:o:{id}')" || true)
+out=$(head -2 <<<"$out")
+is "$out" "t
+WARNING:  the statement-level triggers of public.o will not fire for the rows a logical replication subscription writes" \
+	"the table's owner (not a superuser) reads pg_subscription_rel and gets the WARNING too"
+is "$(sql sub "SELECT count(*) FROM pg_trigger WHERE tgrelid IN ('s'::regclass, 'o'::regclass) AND tgname LIKE 'mc_invalidate_%'")" 6 \
+	"the triggers are created all the same (they fire for the subscriber's own writes)"
 
 # cache KEYS...: the subscriber's session caches them; cached KEYS...: which are
 cache() { sql sub "SELECT count(mc_set(k, 'stale')) FROM unnest(ARRAY['$(sed "s/ /','/g" <<<"$*")']) k" >/dev/null; }

@@ -50,10 +50,27 @@ padded = ".".join((dv.split(".") + ["0", "0"])[:3])
 check(ext.get("version") == padded, "provides version %s is the control's default_version %s" % (ext.get("version"), dv))
 check(meta.get("version") == padded, "release version is the control's default_version", meta.get("version"))
 # no full script of the default version: CREATE EXTENSION runs 1.0's and
-# the update scripts from it, so the provided file is 1.0's
+# the update scripts from it (1.0--1.1, 1.1--1.2, ...), so the provided
+# file is 1.0's, and a chain of update scripts leads from 1.0 to the
+# default_version, each of them in the Makefile's DATA
+steps = {}
+for f in os.listdir(repo):
+    m = re.match(r"pylibmc_pg--([0-9.]+)--([0-9.]+)\.sql$", f)
+    if m:
+        steps[m.group(1)] = m.group(2)
+chain, v = ["1.0"], "1.0"
+while v != dv and v in steps and len(chain) < 50:
+    v = steps[v]
+    chain.append(v)
+makefile = open(os.path.join(repo, "Makefile")).read()
+data = re.search(r"^DATA\s*=(.*)$", makefile, re.M)
+data = data.group(1).replace("$(EXTENSION)", "pylibmc_pg").split() if data else []
+scripts = ["pylibmc_pg--1.0.sql"] + ["pylibmc_pg--%s--%s.sql" % (a, b) for a, b in zip(chain, chain[1:])]
 check(ext.get("file") == "pylibmc_pg--1.0.sql" and os.path.exists(os.path.join(repo, ext.get("file", "-")))
-      and os.path.exists(os.path.join(repo, "pylibmc_pg--1.0--%s.sql" % dv)),
-      "provides file is the install script CREATE EXTENSION starts from (1.0, then 1.0--%s)" % dv, ext.get("file"))
+      and chain[-1] == dv and all(s in data for s in scripts)
+      and not os.path.exists(os.path.join(repo, "pylibmc_pg--%s.sql" % dv)),
+      "provides file is the install script CREATE EXTENSION starts from (1.0, then %s), all in DATA"
+      % ", ".join("%s--%s" % (a, b) for a, b in zip(chain, chain[1:])), (ext.get("file"), chain, data))
 check(ext.get("abstract") == control.get("comment") and meta.get("abstract") == control.get("comment"),
       "abstracts are the control's comment", (meta.get("abstract"), ext.get("abstract")))
 lic = open(os.path.join(repo, "LICENSE")).readline().strip()

@@ -1,0 +1,96 @@
+/* pylibmc_pg--1.1--1.2.sql: mc_invalidate_triggers() covers partitions, warns on a subscriber */
+
+\echo Use "ALTER EXTENSION pylibmc_pg UPDATE TO '1.2'" to load this file. \quit
+
+------------------------------------------------------------------------
+-- 1.2: mc_invalidate_triggers() on partitioned tables and subscribers
+------------------------------------------------------------------------
+
+-- Same signature and templates as 1.1's.  What changes:
+--   - PostgreSQL fires a table's statement-level triggers only for the
+--     statements that name that table, so the three triggers go on every
+--     member of pg_partition_tree(rel): the parent's see the writes
+--     addressed to the parent (their transition tables hold every
+--     partition's rows), each partition's the writes addressed to it.  A
+--     write fires the triggers of the one table it names, so no key is
+--     queued twice.  Partitions created or attached later get none: a
+--     WARNING says so and what to do.  Foreign-table partitions cannot
+--     have transition tables: skipped, with a WARNING.
+--   - A logical replication apply worker fires no statement-level
+--     triggers, even ENABLE ALWAYS ones: on a table a subscription writes
+--     (directly, or through a partitioned ancestor or descendant), a
+--     WARNING gives the row form to use instead.  pg_subscription_rel is
+--     read only where the caller may read it.
+CREATE OR REPLACE FUNCTION mc_invalidate_triggers(rel regclass, VARIADIC templates text[])
+RETURNS void LANGUAGE plpgsql VOLATILE STRICT PARALLEL UNSAFE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  args text;
+  ev record;
+  member regclass;
+  members regclass[];
+  foreign_members text;
+  relkind "char";
+BEGIN
+  IF cardinality(templates) = 0 OR array_position(templates, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'mc_invalidate_triggers() needs one or more key templates, none of them NULL'
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'SELECT mc_invalidate_triggers(''users'', ''user:{id}'', ''user_email:{email}'');';
+  END IF;
+  SELECT string_agg(quote_literal(t), ', ' ORDER BY n) INTO args
+    FROM unnest(templates) WITH ORDINALITY AS u(t, n);
+  SELECT c.relkind INTO relkind FROM pg_class c WHERE c.oid = rel;
+
+  -- rel itself first (whatever it is: CREATE TRIGGER says what it cannot
+  -- take), then its partitions at every level that can have the triggers
+  SELECT array_agg(t.relid ORDER BY t.level, t.relid::text) INTO members
+    FROM pg_partition_tree(rel) t JOIN pg_class c ON c.oid = t.relid
+   WHERE t.relid <> rel AND c.relkind IN ('r', 'p');
+  members := ARRAY[rel] || coalesce(members, '{}');
+  SELECT string_agg(t.relid::text, ', ' ORDER BY t.relid::text) INTO foreign_members
+    FROM pg_partition_tree(rel) t JOIN pg_class c ON c.oid = t.relid
+   WHERE t.relid <> rel AND c.relkind = 'f';
+
+  FOREACH member IN ARRAY members LOOP
+    FOR ev IN SELECT * FROM (VALUES
+        ('mc_invalidate_insert', 'INSERT', 'NEW TABLE AS mc_invalidate_new'),
+        ('mc_invalidate_update', 'UPDATE', 'OLD TABLE AS mc_invalidate_old NEW TABLE AS mc_invalidate_new'),
+        ('mc_invalidate_delete', 'DELETE', 'OLD TABLE AS mc_invalidate_old')) AS v(name, event, refs)
+    LOOP
+      IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = member AND tgname = ev.name) THEN
+        EXECUTE format('DROP TRIGGER %I ON %s', ev.name, member);
+      END IF;
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.mc_invalidate(%s)',
+                     ev.name, ev.event, member, ev.refs, args);
+    END LOOP;
+  END LOOP;
+
+  IF relkind = 'p' THEN
+    RAISE WARNING 'partitions of % created or attached later get no statement-level triggers', rel
+      USING DETAIL = format('They are on %s and on its %s partitions present now, each for the writes addressed to it.',
+                            rel, cardinality(members) - 1),
+            HINT = format('Call mc_invalidate_triggers() again after CREATE TABLE ... PARTITION OF or ALTER TABLE ... ATTACH PARTITION, or use the row form, which PostgreSQL clones to every partition: CREATE TRIGGER mc_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION mc_invalidate(%s);',
+                          rel, args);
+  END IF;
+  IF foreign_members IS NOT NULL THEN
+    RAISE WARNING 'foreign-table partitions of % get no statement-level triggers: %', rel, foreign_members
+      USING DETAIL = 'Triggers on foreign tables cannot have transition tables; writes addressed to these partitions are not invalidated.',
+            HINT = format('Use the row form on %s, which PostgreSQL clones to every partition.', rel);
+  END IF;
+
+  -- the apply worker of a subscription fires no statement-level triggers
+  IF has_table_privilege('pg_catalog.pg_subscription_rel', 'SELECT')
+     AND EXISTS (SELECT 1 FROM pg_subscription_rel s
+                  WHERE s.srrelid IN (SELECT relid FROM pg_partition_tree(rel)
+                                      UNION SELECT relid FROM pg_partition_ancestors(rel)
+                                      UNION SELECT rel)) THEN
+    RAISE WARNING 'the statement-level triggers of % will not fire for the rows a logical replication subscription writes', rel
+      USING DETAIL = 'The apply worker fires no statement-level triggers, even ENABLE ALWAYS ones; row-level triggers fire there only when enabled ALWAYS.',
+            HINT = format('On a subscriber, use the row form enabled ALWAYS: CREATE TRIGGER mc_invalidate_row AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION mc_invalidate(%s); ALTER TABLE %s ENABLE ALWAYS TRIGGER mc_invalidate_row;',
+                          rel, args, rel);
+  END IF;
+END
+$$;
+COMMENT ON FUNCTION mc_invalidate_triggers(regclass, text[]) IS
+'create or replace the three statement-level mc_invalidate triggers (mc_invalidate_insert, _update, _delete) of a table and of each of its partitions for these key templates; warns where they cannot see every write (later partitions, a subscriber)';
