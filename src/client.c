@@ -764,8 +764,8 @@ pmc_client_guarded(void (*fn) (void *arg), void *arg)
  * it on the way and reconnects on the next request, so one more try of an
  * idempotent request makes the first call after a restart succeed.
  */
-static bool
-connection_was_dead(memcached_st *mc, memcached_return_t rc)
+bool
+pmc_client_connection_was_dead(memcached_st *mc, memcached_return_t rc)
 {
 	int			err;
 	const char *message;
@@ -805,7 +805,7 @@ run_request(void *arg)
 
 	pmc_guard_bound_request();
 	c->rc = c->fn(c->mc, c->arg);
-	if (c->retry_safe && connection_was_dead(c->mc, c->rc))
+	if (c->retry_safe && pmc_client_connection_was_dead(c->mc, c->rc))
 	{
 		pmc_guard_bound_request();	/* the retry has a deadline of its own */
 		c->rc = c->fn(c->mc, c->arg);
