@@ -17,6 +17,10 @@
 # ALTER DATABASE on a database she owns), then the grant is revoked: a new
 # mallory session's mc_get is refused (42501) and the listener receives
 # not one byte.  The configured servers still work for her, and for app.
+# The old check trusted such a value whenever no role but superusers held
+# SET on servers when the session started (pg_parameter_acl is
+# cluster-wide): the same value was refused while another role, here
+# cache_admin, held the grant, and sent the credentials once nobody did.
 set -euo pipefail
 
 # shellcheck source=tools/lib/common.sh
@@ -24,7 +28,7 @@ source "${PMC_COMMON:-$(dirname "$0")/../../tools/lib/common.sh}"
 # shellcheck source=test/lib/tap.sh
 source "$(dirname "$0")/../lib/tap.sh"
 
-tap_plan 16
+tap_plan 17
 
 PSQL="$PG_BINDIR/psql"
 DIR=$(mktemp -d "$PMC_SCRATCH/pwscope-tap.XXXXXX")
@@ -93,7 +97,7 @@ sql() {
 }
 as_su() { sql "$1" postgres "${@:2}" >/dev/null; }
 
-as_su postgres "CREATE ROLE mallory LOGIN" "CREATE DATABASE app" "CREATE DATABASE other" \
+as_su postgres "CREATE ROLE mallory LOGIN" "CREATE ROLE cache_admin" "CREATE DATABASE app" "CREATE DATABASE other" \
 	"CREATE DATABASE mdb OWNER mallory"
 for db in app other mdb; do as_su "$db" "CREATE EXTENSION pylibmc_pg"; done
 # app and mdb use SASL; other has its own memcached and no username
@@ -127,10 +131,14 @@ sql app mallory "ALTER ROLE mallory SET pylibmc_pg.servers = '$LISTENER'" >/dev/
 like "$(sql app mallory "SELECT mc_get('scope:k')" || true)" "42501" \
 	"while granted, her new session's call is refused (42501)"
 as_su postgres "REVOKE SET ON PARAMETER pylibmc_pg.servers FROM mallory"
+as_su postgres "GRANT SET ON PARAMETER pylibmc_pg.servers TO cache_admin"
 out=$(sql app mallory "SHOW pylibmc_pg.servers" "SELECT mc_get('scope:k')" || true)
 like "$out" "^$LISTENER" "after the REVOKE her stored value is still applied"
 like "$out" "ERROR:  42501: SASL credentials are not sent" \
 	"... and her call is refused (42501): ALTER ROLE SET"
+as_su postgres "REVOKE SET ON PARAMETER pylibmc_pg.servers FROM cache_admin"
+like "$(sql app mallory "SELECT mc_get('scope:k')" || true)" "ERROR:  42501: SASL credentials are not sent" \
+	"... and once cache_admin's grant is revoked too"
 
 as_su postgres "GRANT SET ON PARAMETER pylibmc_pg.servers TO mallory"
 sql app mallory "ALTER ROLE mallory RESET pylibmc_pg.servers" \
