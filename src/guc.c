@@ -29,8 +29,9 @@
  *   pmc_check_settings_usable() then refuses every call, naming the
  *   setting and the source, until a valid value replaces it;
  * - role_chosen: the value was chosen by a role that may not read the
- *   password (credentials.c refuses to send SASL credentials to servers
- *   chosen so).
+ *   password, or may have been (value_setter(): from PostgreSQL 15 on, a
+ *   value stored with ALTER ROLE or ALTER DATABASE has no known author);
+ *   credentials.c refuses to send SASL credentials to servers chosen so.
  *
  *-------------------------------------------------------------------------
  */
