@@ -297,7 +297,7 @@ static void
 check_settings_combination(void)
 {
 	bool		has_user = pmc_username && pmc_username[0];
-	bool		has_password = pmc_sasl_has_secret();
+	bool		has_password = pmc_password && pmc_password[0];
 
 	if (pmc_password && pmc_password[0] && pmc_password_file && pmc_password_file[0])
 		ereport(ERROR,
@@ -310,10 +310,22 @@ check_settings_combination(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("no memcached servers are configured"),
 				 errhint("Set pylibmc_pg.servers, for example to '127.0.0.1:11211'.")));
-	if (has_user != has_password)
+	/*
+	 * A server-wide password file is a secret for whoever names a user
+	 * name: without one there is no SASL (a database that does not use it
+	 * works as if no file were set).  A password set without a user name
+	 * is a mistake of the session's settings.
+	 */
+	if (has_user && !pmc_sasl_has_secret())
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("SASL authentication requires both pylibmc_pg.username and pylibmc_pg.password")));
+				 errmsg("SASL authentication requires both pylibmc_pg.username and pylibmc_pg.password"),
+				 errhint("Set pylibmc_pg.password_file (in postgresql.conf) or pylibmc_pg.password, or RESET pylibmc_pg.username.")));
+	if (!has_user && has_password)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("SASL authentication requires both pylibmc_pg.username and pylibmc_pg.password"),
+				 errhint("Set pylibmc_pg.username, or RESET pylibmc_pg.password.")));
 	if (has_user && !pmc_binary)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -752,8 +764,8 @@ pmc_client_guarded(void (*fn) (void *arg), void *arg)
  * it on the way and reconnects on the next request, so one more try of an
  * idempotent request makes the first call after a restart succeed.
  */
-static bool
-connection_was_dead(memcached_st *mc, memcached_return_t rc)
+bool
+pmc_client_connection_was_dead(memcached_st *mc, memcached_return_t rc)
 {
 	int			err;
 	const char *message;
@@ -793,7 +805,7 @@ run_request(void *arg)
 
 	pmc_guard_bound_request();
 	c->rc = c->fn(c->mc, c->arg);
-	if (c->retry_safe && connection_was_dead(c->mc, c->rc))
+	if (c->retry_safe && pmc_client_connection_was_dead(c->mc, c->rc))
 	{
 		pmc_guard_bound_request();	/* the retry has a deadline of its own */
 		c->rc = c->fn(c->mc, c->arg);

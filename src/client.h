@@ -76,6 +76,14 @@ extern memcached_return_t pmc_client_request(memcached_st *mc, PmcRequestFn fn, 
 											 bool retry_safe, bool *aborted);
 
 /*
+ * Did a request fail because its connection had been closed by the server
+ * (a memcached restarted while we were idle)?  libmemcached has closed it
+ * and reconnects at the next request, so an idempotent request may be
+ * sent once more.  pmc_client_request() does so when it is retry_safe.
+ */
+extern bool pmc_client_connection_was_dead(memcached_st *mc, memcached_return_t rc);
+
+/*
  * After a request, whether it failed: a success forgets earlier SASL
  * failures; a failure that may leave a reply on a socket closes the
  * connections.

@@ -15,8 +15,11 @@
  * neither a cancel nor a terminate could end.
  *
  * Credentials that a role may not read are never sent to a server list
- * that such a role chose (guc.c records who chose it): the call is refused
- * before anything is sent.
+ * that such a role chose, or may have chosen (guc.c records who chose it:
+ * a value stored with ALTER ROLE or ALTER DATABASE counts as a role's,
+ * since a role granted SET may have stored it): the call is refused
+ * before anything is sent.  Without a user name there is no SASL, so a
+ * server-wide password file is not sent anywhere.
  *
  *-------------------------------------------------------------------------
  */
@@ -72,8 +75,8 @@ pmc_check_credentials_destination(void)
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("SASL credentials are not sent to servers chosen by a role that cannot read them"),
-			 errdetail("pylibmc_pg.servers was set by a role that is not a superuser, or before pylibmc_pg was loaded; nothing was sent."),
-			 errhint("RESET pylibmc_pg.servers to use the configured servers, or have a superuser set it.")));
+			 errdetail("pylibmc_pg.servers was set by a role that is not a superuser, stored with ALTER ROLE or ALTER DATABASE (which do not record who stored it), or set before pylibmc_pg was loaded; nothing was sent."),
+			 errhint("Name the servers that receive credentials in postgresql.conf, with ALTER SYSTEM or with ALTER ROLE ALL ... SET, or have a superuser SET pylibmc_pg.servers in the session.")));
 }
 
 /*

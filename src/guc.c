@@ -29,8 +29,9 @@
  *   pmc_check_settings_usable() then refuses every call, naming the
  *   setting and the source, until a valid value replaces it;
  * - role_chosen: the value was chosen by a role that may not read the
- *   password (credentials.c refuses to send SASL credentials to servers
- *   chosen so).
+ *   password, or may have been (value_setter(): from PostgreSQL 15 on, a
+ *   value stored with ALTER ROLE or ALTER DATABASE has no known author);
+ *   credentials.c refuses to send SASL credentials to servers chosen so.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,11 +41,8 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
 #include "utils/guc.h"
-#include "utils/syscache.h"
 #if PG_VERSION_NUM >= 150000
-#include "catalog/pg_parameter_acl.h"
 /* only for inspect_placeholder(): see there why */
 #include "utils/guc_tables.h"
 #endif
@@ -154,58 +152,36 @@ is_stored_source(GucSource source)
 }
 
 /*
- * Has any role that is not a superuser been granted SET on this parameter?
- * Only such a role (or a superuser) could have stored a value of it with
- * ALTER ROLE/DATABASE ... SET.  Needs catalog access.
+ * Who set this value?  PMC_SETTER_SUPERUSER: a superuser, or the server's
+ * own configuration; PMC_SETTER_ROLE: a role that is not a superuser;
+ * PMC_SETTER_UNKNOWN: it cannot be told.  Each caller resolves the unknown
+ * case to its own safe side (accept_value()).
+ *
+ * - postgresql.conf, ALTER SYSTEM, the command line, the defaults: the
+ *   server's configuration.  ALTER ROLE ALL ... SET (PGC_S_GLOBAL): only a
+ *   superuser may run it.
+ * - ALTER DATABASE, ALTER ROLE [IN DATABASE] ... SET (PGC_S_DATABASE,
+ *   PGC_S_USER, PGC_S_DATABASE_USER): from PostgreSQL 15 on, a role that
+ *   is not a superuser may have stored it while it held SET on the
+ *   parameter (GRANT SET ON PARAMETER), as the database's owner or for
+ *   itself; pg_db_role_setting does not record who did, and the grant may
+ *   be gone now, so the setter is unknown whatever the grants are now.
+ *   Before 15 only superusers could store a value of a PGC_SUSET setting
+ *   (or of a placeholder).
+ * - SET, SET LOCAL, set_config(), a function's SET clause, the
+ *   connection's options: the current user when it was set.  A value set
+ *   before the library was loaded: whoever set the placeholder's values
+ *   (inspect_placeholder()).  Without catalog access, unknown.
  */
-static bool
-set_granted_to_non_superuser(const char *name)
+typedef enum PmcSetter
 {
-#if PG_VERSION_NUM >= 150000
-	Oid			aclid = ParameterAclLookup(name, true);
-	HeapTuple	tuple;
-	Datum		datum;
-	bool		isnull;
-	bool		granted = false;
+	PMC_SETTER_SUPERUSER,
+	PMC_SETTER_ROLE,
+	PMC_SETTER_UNKNOWN
+} PmcSetter;
 
-	if (!OidIsValid(aclid))
-		return false;
-	tuple = SearchSysCache1(PARAMETERACLOID, ObjectIdGetDatum(aclid));
-	if (!HeapTupleIsValid(tuple))
-		return false;
-	datum = SysCacheGetAttr(PARAMETERACLOID, tuple,
-							Anum_pg_parameter_acl_paracl, &isnull);
-	if (!isnull)
-	{
-		Acl		   *acl = DatumGetAclP(datum);
-		AclItem    *items = ACL_DAT(acl);
-
-		for (int i = 0; i < ACL_NUM(acl); i++)
-		{
-			if ((ACLITEM_GET_PRIVS(items[i]) & ACL_SET) &&
-				!superuser_arg(items[i].ai_grantee))
-				granted = true;
-		}
-	}
-	ReleaseSysCache(tuple);
-	return granted;
-#else
-	return false;				/* no GRANT SET ON PARAMETER before 15 */
-#endif
-}
-
-/*
- * Was this value chosen by a role that may not read the password?  The
- * server's own configuration and the defaults are trusted.  A value SET
- * (SET, SET LOCAL, set_config(), a function's SET clause) is trusted when
- * the current user is a superuser.  A stored ALTER ROLE/DATABASE value's
- * author is unknown: it is trusted only while no role but superusers may
- * set the parameter.  So is a value set before the library was loaded,
- * whose setter is unknown too: it is not trusted.  Without catalog access
- * (no transaction) nothing interactive is trusted.
- */
-static bool
-chosen_by_role(const char *name, GucSource source)
+static PmcSetter
+value_setter(GucSource source)
 {
 	switch (source)
 	{
@@ -214,20 +190,47 @@ chosen_by_role(const char *name, GucSource source)
 		case PGC_S_ENV_VAR:
 		case PGC_S_FILE:
 		case PGC_S_ARGV:
+		case PGC_S_GLOBAL:
 		case PGC_S_OVERRIDE:
 		case PGC_S_TEST:		/* only checked, never used */
-			return false;
+			return PMC_SETTER_SUPERUSER;
+		case PGC_S_DATABASE:
+		case PGC_S_USER:
+		case PGC_S_DATABASE_USER:
+#if PG_VERSION_NUM >= 150000
+			return PMC_SETTER_UNKNOWN;
+#else
+			return PMC_SETTER_SUPERUSER;
+#endif
 		default:
 			break;
 	}
 	if (!IsTransactionState() || !OidIsValid(GetUserId()))
-		return true;
-	if (source == PGC_S_GLOBAL || source == PGC_S_DATABASE ||
-		source == PGC_S_USER || source == PGC_S_DATABASE_USER)
-		return set_granted_to_non_superuser(name);
+		return PMC_SETTER_UNKNOWN;
 	if (defining_gucs)
-		return !(placeholder_set_by_superuser && superuser());
-	return !superuser();
+	{
+		if (!placeholder_set_by_superuser)
+			return PMC_SETTER_ROLE;
+		return superuser() ? PMC_SETTER_SUPERUSER : PMC_SETTER_UNKNOWN;
+	}
+	return superuser() ? PMC_SETTER_SUPERUSER : PMC_SETTER_ROLE;
+}
+
+/*
+ * Was this value chosen by a role that may not read the password?  For
+ * the servers, a value whose setter is unknown counts as such a role's
+ * (credentials are not sent there); for the password, it does not (it is
+ * treated as a secret the role does not know, so it is not sent to servers
+ * a role chose).
+ */
+static bool
+chosen_by_role(const char *name, GucSource source)
+{
+	PmcSetter	setter = value_setter(source);
+
+	if (strcmp(name, "pylibmc_pg.password") == 0)
+		return setter == PMC_SETTER_ROLE;
+	return setter != PMC_SETTER_SUPERUSER;
 }
 
 /* A new extra: the header, zeroed, and payload_size bytes after it */

@@ -327,6 +327,8 @@ typedef struct SendState
 	long	   *unacked;		/* per server: quiet keys, counted at the barrier */
 	size_t	   *unacked_bytes;	/* per server: their key bytes */
 	bool	   *dead;			/* per server: failed, skip its other keys */
+	bool	   *checked;		/* per server: its quiet connection was
+								 * checked in this send */
 	int		   *last;			/* per server: index in the chunk of the
 								 * last quiet key, or -1 */
 	char	  (*barrier)[PMC_MAX_KEY_LEN + 1];	/* per server: the last
@@ -410,6 +412,71 @@ count_lost(SendState *st, long n)
 
 static void barrier_server(SendState *st, uint32_t s, const char *key, size_t keylen);
 
+/* the key the connection check asks for: never stored, so a miss */
+#define PMC_CHECK_KEY			"pylibmc_pg:connection-check"
+
+/*
+ * Before the first quiet key of this send to server s (key routes there):
+ * is the quiet connection still open?  A memcached restarted since the
+ * last batch has closed it, and a quiet request written to a closed
+ * connection may succeed locally: only the barrier would see the failure,
+ * after every key of the server was sent for nothing.  So one get (of a
+ * key never stored, routed by key: a miss, and nothing else to read) is
+ * sent first; if the connection turns out closed by the server,
+ * libmemcached has dropped it and the get is sent once more on a new one,
+ * as pmc_client_request() retries an idempotent request.  A server that
+ * still fails is dead for this send (its keys are skipped and counted
+ * failed, as before).  One round trip per server and batch.
+ */
+static void
+check_connection(SendState *st, uint32_t s, const char *key, size_t len)
+{
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+
+	st->checked[s] = true;
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		size_t		vlen;
+		uint32_t	flags;
+		char	   *value;
+
+		value = memcached_get_by_key(st->mc, key, len,
+									 PMC_CHECK_KEY, sizeof(PMC_CHECK_KEY) - 1,
+									 &vlen, &flags, &rc);
+		if (value)
+			free(value);
+		if (!pmc_client_connection_was_dead(st->mc, rc))
+			break;
+	}
+	if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+		return;
+	note_failure(st, st->mc, (int) s, rc);
+	if (pmc_rc_is_server_failure(rc))
+		st->dead[s] = true;
+}
+
+/*
+ * One acknowledged delete, or tombstone set; once more on a new connection
+ * if the server had closed this one (both are idempotent).
+ */
+static memcached_return_t
+send_acked(SendState *st, memcached_st *via, const char *key, size_t len)
+{
+	memcached_return_t rc = MEMCACHED_SUCCESS;
+
+	for (int attempt = 0; attempt < 2; attempt++)
+	{
+		if (st->hold > 0)
+			rc = memcached_set(via, key, len, PMC_TOMBSTONE, PMC_TOMBSTONE_LEN,
+							   st->hold, PMC_TOMBSTONE_FLAGS);
+		else
+			rc = memcached_delete(via, key, len, 0);
+		if (!pmc_client_connection_was_dead(via, rc))
+			break;
+	}
+	return rc;
+}
+
 /*
  * Send the keys of one chunk.  May ERROR (the caller turns it into a
  * WARNING).  In ASCII, st->mc is the quiet client: the keys go out in
@@ -447,6 +514,10 @@ send_keys_guarded(void *arg)
 			buffered = false;
 		}
 
+		/* the first quiet key for s in this send: is its connection open? */
+		if (buffered && !st->checked[s] && !st->dead[s])
+			check_connection(st, s, key, len);
+
 		if (st->dead[s])
 		{
 			/* this server already failed in this send: skip its keys */
@@ -458,8 +529,11 @@ send_keys_guarded(void *arg)
 
 		/* a quiet key is counted at the barrier: no time of its own */
 		if (!buffered)
+		{
 			INSTR_TIME_SET_CURRENT(start);
-		if (st->hold > 0)
+			rc = send_acked(st, via, key, len);
+		}
+		else if (st->hold > 0)
 			rc = memcached_set(via, key, len, PMC_TOMBSTONE, PMC_TOMBSTONE_LEN,
 							   st->hold, PMC_TOMBSTONE_FLAGS);
 		else
@@ -643,6 +717,7 @@ new_state(PmcInvalSend *send, int config)
 	st->unacked = palloc0(st->nservers * sizeof(long));
 	st->unacked_bytes = palloc0(st->nservers * sizeof(size_t));
 	st->dead = palloc0(st->nservers * sizeof(bool));
+	st->checked = palloc0(st->nservers * sizeof(bool));
 	st->last = palloc(st->nservers * sizeof(int));
 	st->barrier = palloc(st->nservers * sizeof(*st->barrier));
 	st->barrier_len = palloc0(st->nservers * sizeof(uint8));

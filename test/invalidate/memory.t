@@ -122,7 +122,7 @@ COMMIT;
 SELECT 'left=' || coalesce(string_agg(key, ' ' ORDER BY key), '') FROM mc_get_multi($keys);
 SQL
 out=$("$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -f "$WORK/tfl.sql" 2>&1)
-like "$out" "ERROR:  temporary file size exceeds temp_file_limit" \
+like "$out" "ERROR:  temporary file size exceeds \"?temp_file_limit\"?" \
 	"the 20,000 keys of 200 bytes inside the savepoint exceed temp_file_limit"
 is "$(field left)" "big:$(printf '%0196d' 5)" \
 	"after ROLLBACK TO SAVEPOINT, every key queued before it (in the file and in memory) and after it is deleted"
