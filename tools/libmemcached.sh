@@ -62,21 +62,10 @@ fi
 
 sha_ok() { [[ -f "$1" ]] && [[ "$(sha256sum "$1" | cut -d' ' -f1)" == "$LMC_SHA256" ]]; }
 
-# the system's Debian mirror (the first one in its sources, as the harness
-# uses for the other majors) and suite
-mirror() {
-	local f uri
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list; do
-		[[ -r "$f" ]] || continue
-		uri=$(grep -v '^[[:space:]]*#' "$f" 2>/dev/null | grep -oE '(https?|file)://[^ ]+/debian/?( |$)' |
-			grep -v -- '-security' | head -n 1 | tr -d ' ') || true
-		[[ -z "$uri" ]] || {
-			echo "${uri%/}"
-			return 0
-		}
-	done
-	echo http://deb.debian.org/debian
-}
+# the system's Debian mirror: the harness's own lookup (pmc_pg_mirror, the
+# first Debian URI of the system's sources, or PMC_PG_MIRROR)
+# shellcheck source=tools/lib/pgversions.sh
+source "$here/lib/pgversions.sh"
 
 # fetch_tarball: Debian's orig tarball into $cache, through a private apt
 # state whose only source is a deb-src line.  apt verifies what it fetches
@@ -87,7 +76,7 @@ fetch_tarball() {
 	suite=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
 	mkdir -p "$a/state/lists/partial" "$a/cache/archives/partial" "$a/sources.list.d" "$a/preferences.d"
 	touch "$a/state/status"
-	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(mirror) $suite main" >"$a/sources.list"
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $(pmc_pg_mirror) $suite main" >"$a/sources.list"
 	local -a opts=(-o "Dir::State=$a/state" -o "Dir::State::status=$a/state/status"
 		-o "Dir::Cache=$a/cache" -o "Dir::Etc::SourceList=$a/sources.list"
 		-o "Dir::Etc::SourceParts=$a/sources.list.d" -o "Dir::Etc::Preferences=$a/preferences"

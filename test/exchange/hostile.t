@@ -33,32 +33,6 @@ LOGOFF=$(pg_log_offset)
 sess_start
 IDLE_PID=$(sess "SELECT pg_backend_pid()")
 
-# still_up LABEL: no backend crashed, no allocator complaint, the idle
-# session answers
-still_up() {
-	local label=$1 crashes now pid heap
-	wait_pg
-	crashes=$(pg_crashes_since "$LOGOFF")
-	heap=$(tail -c +"$((LOGOFF + 1))" "$PMC_SCRATCH/pg.log" | grep -c 'free()\|corrupted\|double free\|stack smashing')
-	now=$(q "SELECT pg_postmaster_start_time()")
-	if [[ $crashes == 0 && $heap == 0 && $now == "$START" ]]; then
-		ok 0 "$label: no backend crashed, no heap complaint, the postmaster did not restart"
-	else
-		ok 1 "$label: no backend crashed, no heap complaint, the postmaster did not restart"
-		diag "crash lines: $crashes; heap lines: $heap; postmaster start time $START -> $now"
-		tail -c +"$((LOGOFF + 1))" "$PMC_SCRATCH/pg.log" | grep -i 'terminated\|free()\|corrupted\|smashing' | head -5 | sed 's/^/# /'
-	fi
-	pid=$(sess "SELECT pg_backend_pid()" 10)
-	is "$pid" "$IDLE_PID" "$label: the idle session is still connected and answers"
-	if [[ $pid != "$IDLE_PID" ]]; then
-		sess_stop
-		sess_start
-		IDLE_PID=$(sess "SELECT pg_backend_pid()")
-	fi
-	LOGOFF=$(pg_log_offset)
-	START=$now
-}
-
 # twice PEER PROTO SQL: one session runs SQL twice (the second call is the
 # one that crashed 1.1.4 after the first had corrupted its heap)
 twice() {

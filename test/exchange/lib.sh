@@ -143,6 +143,35 @@ mc_stop() {
 
 pg_log_offset() { stat -c %s "$PMC_SCRATCH/pg.log" 2>/dev/null || echo 0; }
 
+# still_up LABEL: two checks after a hostile reply: no backend crashed, no
+# allocator complaint reached the server log, the postmaster did not restart
+# (since LOGOFF and START, which the caller sets; both are moved on); and the
+# idle session IDLE_PID still answers (a new one is started if not, so that
+# the next checks stand on their own).
+still_up() {
+	local label=$1 crashes now pid heap
+	wait_pg
+	crashes=$(pg_crashes_since "$LOGOFF")
+	heap=$(tail -c +"$((LOGOFF + 1))" "$PMC_SCRATCH/pg.log" | grep -c 'free()\|corrupted\|double free\|stack smashing')
+	now=$(q "SELECT pg_postmaster_start_time()")
+	if [[ $crashes == 0 && $heap == 0 && $now == "$START" ]]; then
+		ok 0 "$label: no backend crashed, no heap complaint, the postmaster did not restart"
+	else
+		ok 1 "$label: no backend crashed, no heap complaint, the postmaster did not restart"
+		diag "crash lines: $crashes; heap lines: $heap; postmaster start time $START -> $now"
+		tail -c +"$((LOGOFF + 1))" "$PMC_SCRATCH/pg.log" | grep -i 'terminated\|abort\|assert\|free()\|corrupted\|smashing' | head -5 | sed 's/^/# /'
+	fi
+	pid=$(sess "SELECT pg_backend_pid()" 10)
+	is "$pid" "$IDLE_PID" "$label: the idle session is still connected and answers"
+	if [[ $pid != "$IDLE_PID" ]]; then
+		sess_stop
+		sess_start
+		IDLE_PID=$(sess "SELECT pg_backend_pid()")
+	fi
+	LOGOFF=$(pg_log_offset)
+	START=$now
+}
+
 # pg_crashes_since OFFSET: number of backend crashes logged after OFFSET
 pg_crashes_since() {
 	tail -c +"$(($1 + 1))" "$PMC_SCRATCH/pg.log" | grep -c 'terminated by signal\|was terminated by exception\|server process .* exited with exit code'

@@ -35,31 +35,6 @@ LOGOFF=$(pg_log_offset)
 sess_start
 IDLE_PID=$(sess "SELECT pg_backend_pid()")
 
-# still_up LABEL: the backend did not abort and the cluster did not restart
-still_up() {
-	local label=$1 crashes now pid
-	wait_pg
-	crashes=$(pg_crashes_since "$LOGOFF")
-	now=$(q "SELECT pg_postmaster_start_time()")
-	if [[ $crashes == 0 && $now == "$START" ]]; then
-		ok 0 "$label: no backend crashed, the postmaster did not restart"
-	else
-		ok 1 "$label: no backend crashed, the postmaster did not restart"
-		diag "crash lines in the server log: $crashes; postmaster start time $START -> $now"
-		tail -c +"$((LOGOFF + 1))" "$PMC_SCRATCH/pg.log" | grep -i 'terminated\|abort\|assert' | head -5 | sed 's/^/# /'
-	fi
-	pid=$(sess "SELECT pg_backend_pid()" 10)
-	is "$pid" "$IDLE_PID" "$label: the idle session is still connected and answers"
-	if [[ $pid != "$IDLE_PID" ]]; then
-		# start over, so that the next checks stand on their own
-		sess_stop
-		sess_start
-		IDLE_PID=$(sess "SELECT pg_backend_pid()")
-	fi
-	LOGOFF=$(pg_log_offset)
-	START=$now
-}
-
 # call PEER PROTO ON_ERROR SQL: one fresh session, SQLSTATEs shown
 call() {
 	"$PG_BINDIR/psql" -X -q -At -d "$FAULT_DB" -v VERBOSITY=verbose \
