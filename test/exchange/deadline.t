@@ -81,15 +81,8 @@ for proto in off on; do
 done
 
 # ---- a cancel at a random moment of a wait, then the same session reads right ----
-# served: the session reads k2 from the private memcached again
-served() {
-	local _
-	for _ in $(seq 1 60); do
-		[[ $(sess "SELECT mc_get('dl:k2')") == v2 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# served: the session reads dl:k2 again (sess_reads, lib.sh)
+served() { sess_reads dl:k2 v2; }
 
 # cancel_round PROTO SQL LABEL: stop the server, start SQL, cancel it at a
 # random moment between 0.1 and 0.9 s, check it ended within 600 ms of the

@@ -143,6 +143,17 @@ mc_stop() {
 
 pg_log_offset() { stat -c %s "$PMC_SCRATCH/pg.log" 2>/dev/null || echo 0; }
 
+# sess_reads KEY WANT: the session reads WANT for KEY again within 6 s (a
+# server woken after a timeout may be marked failed for retry_timeout)
+sess_reads() {
+	local _
+	for _ in $(seq 1 60); do
+		[[ $(sess "SELECT mc_get('$1')") == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # still_up LABEL: two checks after a hostile reply: no backend crashed, no
 # allocator complaint reached the server log, the postmaster did not restart
 # (since LOGOFF and START, which the caller sets; both are moved on); and the

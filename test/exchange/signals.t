@@ -36,16 +36,8 @@ settings() {
 	sess "RESET ALL; SET pylibmc_pg.servers = '$ADDR'; $1" >/dev/null
 }
 
-# served: the session reads k3 again (the server may be marked failed
-# for retry_timeout after a timeout)
-served() {
-	local _
-	for _ in $(seq 1 60); do
-		[[ $(sess "SELECT mc_get('sg:k3')") == v3 ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+# served: the session reads sg:k3 again (sess_reads, lib.sh)
+served() { sess_reads sg:k3 v3; }
 
 # scenario LABEL MIN_MS MAX_MS SQL EVENTS_SQL WANT_ERE: stop the server,
 # send SQL with the signaller running EVENTS_SQL, check the time (MIN_MS
