@@ -105,6 +105,8 @@ tls_tunnel() {
 			verifyChain = yes
 			checkHost = $host
 			sslVersionMin = TLSv1.2
+			socket = l:TCP_NODELAY=1
+			socket = r:TCP_NODELAY=1
 		EOF
 		stunnel4 "$TLS_DIR/$name.conf" </dev/null >>"$TLS_DIR/$name.log" 2>&1 &
 		pid=$!
