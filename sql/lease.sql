@@ -67,7 +67,7 @@ BEGIN
   -- mc_cached: a miss runs the query and fills, a hit does not run it
   RETURN NEXT format('cached miss: %s', mc_cached('lease:u1', 'SELECT name FROM lease_users WHERE id = $1', ARRAY['1']));
   RETURN NEXT format('filled: %s', mc_get('lease:u1'));
-  RETURN NEXT format('cached hit: %s', mc_cached('lease:u1', 'SELECT 1/0', '{}'));
+  RETURN NEXT format('cached hit: %s', mc_cached('lease:u1', 'SELECT 1/0', '{}'::text[]));
   -- typed, parameters of several types
   RETURN NEXT format('typed: %s', mc_cached('lease:u2', NULL::jsonb,
     'SELECT to_jsonb(u) FROM lease_users u WHERE id = $1 AND name <> $2', ARRAY['3', 'zz']));
@@ -163,9 +163,10 @@ SELECT mc_cached('lease:user:3', 'WITH w AS (INSERT INTO lease_log VALUES (1) RE
 SELECT mc_get('lease:user:3') AS cached_after_writing_query;
 
 -- the counters: the refusals apart, the broken leases as fill misses
-SELECT name, calls, hits, misses, errors FROM mc_client_stats()
-WHERE name IN ('lease', 'fill', 'fill_refused_written', 'fill_refused_isolation')
-ORDER BY name;
+SELECT operation, sum(calls) AS calls, sum(hits) AS hits, sum(misses) AS misses, sum(errors) AS errors
+FROM mc_client_stats()
+WHERE operation IN ('lease', 'fill', 'fill_refused_written', 'fill_refused_isolation')
+GROUP BY operation ORDER BY operation;
 
 -- bad input
 SELECT mc_lease('lease:e', 0);
@@ -174,14 +175,31 @@ SELECT mc_fill('lease:e', 'v', 5, -1);
 SELECT mc_cached('lease:e', 'SELECT 1, 2');
 SELECT mc_cached('lease:e', 'SELECT g FROM generate_series(1, 3) g');
 SELECT mc_cached('lease:e', 'SELECT name FROM lease_users WHERE id = $1');
-SELECT mc_cached('lease:e', 'SELECT $1', ARRAY['a']);
+SELECT mc_cached('lease:e2', 'SELECT $1', ARRAY['a']);   -- $1 is text
+SELECT mc_cached('lease:e', 'SELECT 1', '{}');   -- params as an untyped literal: say text[]
 SELECT mc_cached('lease:e', 'DELETE FROM lease_log');
 SELECT mc_cached('lease:e', 'SELECT id FROM lease_users WHERE id = $1', ARRAY['x']);
 SELECT mc_cached('lease:e', 'SELECT 1', ARRAY[ARRAY['a']]);
 SELECT mc_cached('lease:e', NULL::point, 'SELECT point(1, 2)');
 SELECT mc_cached(NULL, 'SELECT 1') IS NULL AS null_key;
 SELECT mc_get('lease:e') IS NULL AS nothing_cached;
-SET pylibmc_pg.lease_wait = -1;
+-- a failed query gives its lease back: the next call does not wait for it
+SELECT mc_get_raw('lease:e') AS no_lease_left;
+SELECT mc_cached('lease:e', 'SELECT 1/0');
+SELECT mc_lease('lease:e') IS NOT NULL AS claimable_again;
+-- refused outside 0 .. 60 s (the message's unit wording differs by version)
+DO $$
+DECLARE v text;
+BEGIN
+  FOREACH v IN ARRAY ARRAY['-1', '61s'] LOOP
+    BEGIN
+      PERFORM set_config('pylibmc_pg.lease_wait', v, false);
+      RAISE NOTICE '% accepted', v;
+    EXCEPTION WHEN invalid_parameter_value THEN
+      RAISE NOTICE '% refused (%)', v, SQLSTATE;
+    END;
+  END LOOP;
+END $$;
 SET pylibmc_pg.lease_wait = '2s';
 SHOW pylibmc_pg.lease_wait;
 RESET pylibmc_pg.lease_wait;

@@ -128,6 +128,35 @@ lease_fill(memcached_st *mc, const char *key, size_t keylen, PmcValue *value,
 	return pmc_store(mc, PMC_OP_FILL, key, keylen, value, ttl, token);
 }
 
+static memcached_return_t
+send_delete(memcached_st *mc, void *arg)
+{
+	PmcExchange *x = (PmcExchange *) arg;
+
+	return memcached_delete(mc, x->key, x->keylen, 0);
+}
+
+/*
+ * Give back a lease that will not be filled (its query failed, or wrote),
+ * so that the other sessions need not wait for its expiry: delete the key
+ * if it still holds a marker with our token.  Quiet and best effort (it
+ * runs while an ERROR is on its way): a failure leaves the lease to its
+ * ttl.  An item stored between the gets and the delete is deleted too,
+ * which at worst makes the next reader miss.
+ */
+static void
+lease_release(memcached_st *mc, const char *key, size_t keylen, uint64_t token)
+{
+	PmcExchange x;
+	uint64_t	cas;
+
+	if (pmc_key_holds_none(mc, NULL, key, keylen, &cas) != PMC_HIT || cas != token)
+		return;
+	pmc_exchange_init(&x, mc, PMC_NUM_OPS, "delete", key, keylen);
+	x.quiet = true;
+	pmc_exchange(&x, send_delete, &x);
+}
+
 /* ttl and compression arguments as mc_set takes them; NULL: the default */
 static void
 fill_options(FunctionCallInfo fcinfo, int argno, time_t *ttl,
@@ -334,7 +363,9 @@ run_query(text *query, ArrayType *params, Oid typid, bool *isnull)
 	if (qp.ntypes != ntexts)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query has %d parameters but params has %d elements", qp.ntypes, ntexts),
+				 errmsg_plural("query has %d parameter but params has %d elements",
+								"query has %d parameters but params has %d elements",
+								qp.ntypes, qp.ntypes, ntexts),
 				 errhint("Give one element of params for each of $1 to $%d.", Max(qp.ntypes, 1))));
 	paramlist = makeParamList(ntexts);
 	for (int i = 0; i < ntexts; i++)
@@ -422,6 +453,50 @@ run_query(text *query, ArrayType *params, Oid typid, bool *isnull)
 }
 
 /*
+ * Under our lease: run the query and fill with its value.  A query that
+ * failed, found nothing, or wrote gives the lease back.
+ */
+static Datum
+query_under_lease(memcached_st *mc, const char *key, size_t keylen, uint64_t token,
+				  text *query, ArrayType *params, Oid typid, time_t ttl,
+				  int32 min_compress_len, int32 compress_level, bool *isnull)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	uint64		generation = pmc_settings_generation;
+	Datum		result;
+	PmcOp		refused;
+	PmcValue	value;
+
+	PG_TRY();
+	{
+		result = run_query(query, params, typid, isnull);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		/* the client is the same unless a setting changed */
+		if (pmc_settings_generation == generation)
+			lease_release(mc, key, keylen, token);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	mc = pmc_client_for_key(key, keylen);
+	/* the query may have written (a function, RETURNING) */
+	refused = fill_refusal();
+	if (refused != PMC_NUM_OPS)
+		count_refusal(mc, refused, key, keylen);
+	if (*isnull || refused != PMC_NUM_OPS)
+		lease_release(mc, key, keylen, token);
+	else
+	{
+		encode_fill(result, typid, min_compress_len, compress_level, &value);
+		lease_fill(mc, key, keylen, &value, ttl, token);
+	}
+	return result;
+}
+
+/*
  * mc_cached(key, query, params, ttl, min_compress_len, compress_level)
  * returns text, and mc_cached(key, as_type, query, ...) anyelement:
  * read-through.  A hit is the value; a miss claims the key, runs the
@@ -452,7 +527,10 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 	long		poll = PMC_LEASE_POLL_FIRST_MS;
 
 	if (typed)
+	{
 		typid = pmc_value_argtype_cached(fcinfo, 1);
+		pmc_check_value_type(typid);
+	}
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(qarg))
 		PG_RETURN_NULL();
 	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
@@ -484,20 +562,11 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 
 				if (token != 0)
 				{
-					PmcValue	value;
-
-					result = run_query(query, params, typid, &isnull);
+					result = query_under_lease(mc, key, keylen, token, query, params,
+											   typid, ttl, min_compress_len,
+											   compress_level, &isnull);
 					if (isnull)
 						PG_RETURN_NULL();
-					/* the query may have written (a function, RETURNING) */
-					refused = fill_refusal();
-					if (refused != PMC_NUM_OPS)
-						count_refusal(mc, refused, key, keylen);
-					else
-					{
-						encode_fill(result, typid, min_compress_len, compress_level, &value);
-						lease_fill(mc, key, keylen, &value, ttl, token);
-					}
 					PG_RETURN_DATUM(result);
 				}
 			}
