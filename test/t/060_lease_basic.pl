@@ -43,8 +43,9 @@ sub await_lease
 	return 0;
 }
 
-for $proto ('off', 'on')
+for my $each ('off', 'on')
 {
+	$proto = $each;
 	my $p = $proto eq 'on' ? 'binary' : 'ascii';
 	q1('SELECT mc_flush_all()');
 
@@ -97,7 +98,7 @@ for $proto ('off', 'on')
 			q{SELECT mc_delete_on_commit('lb:broken')},
 			q{SELECT mc_fill('lb:broken', 'read before the commit', current_setting('lb.t')::bigint)},
 			q{SELECT value FROM mc_get_raw('lb:broken')}),
-		"t\nf\n\\x4e2e", "$p: a commit's tombstone breaks the lease: the fill fails, the tombstone stays");
+		"t\n\nf\n\\x4e2e", "$p: a commit's tombstone breaks the lease: the fill fails, the tombstone stays");
 
 	# refused fills
 	q1('CREATE TABLE IF NOT EXISTS lb_t (n int)');

@@ -3,7 +3,9 @@
 # latency.
 #
 # The workload (pgbench): 50 rows with an mc_invalidate trigger and no
-# hold; 2 writers updating random rows; 8 readers that, on a miss, read the
+# hold; 2 writers updating random rows, 100 updates a second in all (each
+# row twice a second: slower than a fill, so a lease can be filled, and
+# fast enough that a plain fill is often late); 8 readers that, on a miss, read the
 # row, wait a random 0 to 300 ms (an application's latency, a GC pause),
 # and fill.  Afterwards the cached values that differ from their row are
 # counted.  Over both protocols:
@@ -80,10 +82,10 @@ append_to_file("$WORK/writer.sql", "\\set k random(1, 50)\nUPDATE item SET val =
 
 sub pgbench
 {
-	my ($clients, $jobs, $script, $pgoptions, $out) = @_;
+	my ($clients, $jobs, $script, $pgoptions, $out, @rate) = @_;
 	local $ENV{PGOPTIONS} = $pgoptions;
 	return IPC::Run::start(
-		[ 'pgbench', '-n', '-c', $clients, '-j', $jobs, '-T', $RUN_S, '-f', $script,
+		[ 'pgbench', '-n', '-c', $clients, '-j', $jobs, '-T', $RUN_S, @rate, '-f', $script,
 			'-h', $node->host, '-p', $node->port, $DB ],
 		'>&', $out);
 }
@@ -96,7 +98,7 @@ sub workload
 	sql($node, $DB, ['SELECT mc_flush_all()'], env => { PGOPTIONS => $opts });
 	my ($rlog, $wlog) = ('', '');
 	my $readers = pgbench(8, 2, "$WORK/$mode.sql", $opts, \$rlog);
-	my $writers = pgbench(2, 1, "$WORK/writer.sql", $opts, \$wlog);
+	my $writers = pgbench(2, 1, "$WORK/writer.sql", $opts, \$wlog, '-R', 100);
 	my $rok     = $readers->finish;
 	my $wok     = $writers->finish;
 	if (!$rok || !$wok)

@@ -6,7 +6,8 @@
 #   - a pylibmc lease blocks mc_lease, and mc_cached waits for it;
 #   - an SQL lease reads as None in pylibmc, blocks its add, and pylibmc's
 #     gets gives the same token (its cas fills, mc_fill then fails);
-#   - a pylibmc filler racing SQL writers (mc_invalidate, no hold) with a
+#   - a pylibmc filler racing SQL writers (mc_invalidate, no hold, 40
+#     updates a second over 20 rows) with a
 #     random 0 to 300 ms between its read and its fill leaves no stale
 #     entry, where the same filler with plain add() does, over both
 #     protocols.
@@ -121,7 +122,7 @@ PY
 			  unless -e "$WORK/writer.sql";
 			local $ENV{PGOPTIONS} = $opts->{PGOPTIONS};
 			IPC::Run::start(
-				[ 'pgbench', '-n', '-c', 2, '-j', 1, '-T', $RUN_S, '-f', "$WORK/writer.sql",
+				[ 'pgbench', '-n', '-c', 2, '-j', 1, '-T', $RUN_S, '-R', 40, '-f', "$WORK/writer.sql",
 					'-h', $node->host, '-p', $node->port, $DB ],
 				'>&', \$wlog);
 		};
