@@ -77,7 +77,7 @@ for proto in off on; do
 		-c "SELECT count(mc_cached('bl:' || id, 'SELECT v FROM items WHERE id = \$1', ARRAY[id::text])) FROM items" >/dev/null
 	for round in $(seq 1 "$PAIRS"); do
 		for v in get cached; do
-			tps=$("$PG_BINDIR/pgbench" -n -c 1 -T "$SECS" -f "$WORK/$v.sql" "$DB" 2>&1 |
+			tps=$("$PG_BINDIR/pgbench" -n -M prepared -c 1 -T "$SECS" -f "$WORK/$v.sql" "$DB" 2>&1 |
 				sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1)
 			HIT[$proto.$v]+="$tps "
 			echo "binary_protocol=$proto round $round: $v hit $tps tps"
@@ -152,7 +152,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 	echo "# Leases: bench/lease.sh"
 	echo
 	echo "PostgreSQL $("$PG_BINDIR/postgres" --version | awk '{print $3}'), memcached on TCP loopback, $(nproc) cores (shared);"
-	echo "pgbench one client, ${SECS} s runs interleaved, median of $PAIRS."
+	echo "pgbench one client, prepared statements (the SQL text of the two calls differs: parsing is not what is"
+	echo "compared), ${SECS} s runs interleaved, median of $PAIRS."
 	echo
 	echo "## Hits: mc_cached against mc_get (1000 cached keys, random)"
 	echo

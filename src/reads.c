@@ -122,6 +122,8 @@ fetch_one_getk(memcached_st *mc, ReadArgs *a)
 		raw->data = value;
 		raw->len = len;
 		raw->flags = flags;
+		/* a binary reply always carries the item's cas in its header */
+		raw->cas = memcached_result_cas(reply);
 		raw->found = true;
 	}
 	else if (rc != MEMCACHED_NOTFOUND ||
@@ -133,8 +135,9 @@ fetch_one_getk(memcached_st *mc, ReadArgs *a)
 }
 
 /*
- * One key's value: GETK in binary (no token wanted), else a multi-get of
- * one key, with CAS parsing on around it when a token is wanted.
+ * One key's value: GETK in binary (its reply's header has the cas token
+ * too), else a multi-get of one key, with CAS parsing on around it when a
+ * token is wanted.
  */
 static memcached_return_t
 fetch_one(memcached_st *mc, void *arg)
@@ -142,12 +145,10 @@ fetch_one(memcached_st *mc, void *arg)
 	ReadArgs   *a = (ReadArgs *) arg;
 	memcached_return_t rc;
 
+	if (pmc_binary)
+		return fetch_one_getk(mc, a);	/* with its cas, one packet */
 	if (!a->cas)
-	{
-		if (pmc_binary)
-			return fetch_one_getk(mc, a);
 		return fetch_one_reply(mc, a);
-	}
 	pmc_client_set_cas(mc, true);
 	rc = fetch_one_reply(mc, a);
 	pmc_client_set_cas(mc, false);
