@@ -97,19 +97,23 @@ count_refusal(memcached_st *mc, PmcOp why, const char *key, size_t keylen)
  * Claim a missing key for ttl seconds: add the lease marker, then read its
  * cas token.  0 when the key exists (a value, a lease, a tombstone), when
  * the marker was replaced before the gets, or when a failure was let go
- * by on_error.
+ * by on_error (then *failed, when given, is set).
  */
 static uint64_t
-lease_claim(memcached_st *mc, const char *key, size_t keylen, time_t ttl)
+lease_claim(memcached_st *mc, const char *key, size_t keylen, time_t ttl, bool *failed)
 {
 	PmcValue	marker;
 	PmcRawValue raw;
 	uint64_t	token = 0;
+	PmcOutcome	added;
 
 	marker.data = (char *) PMC_LEASE_MARKER;
 	marker.len = PMC_LEASE_MARKER_LEN;
 	marker.flags = PMC_LEASE_MARKER_FLAGS;
-	if (pmc_store(mc, PMC_OP_LEASE, key, keylen, &marker, ttl, 0) != PMC_HIT)
+	added = pmc_store(mc, PMC_OP_LEASE, key, keylen, &marker, ttl, 0);
+	if (failed != NULL)
+		*failed = (added == PMC_ERROR);
+	if (added != PMC_HIT)
 		return 0;
 	/* the token of a marker: ours, or (ours deleted since) another's */
 	if (pmc_read_one(mc, PMC_NUM_OPS, key, keylen, &raw, true) &&
@@ -213,7 +217,7 @@ pylibmc_pg_lease(PG_FUNCTION_ARGS)
 		count_refusal(mc, refused, key, keylen);
 		PG_RETURN_NULL();
 	}
-	token = lease_claim(mc, key, keylen, ttl);
+	token = lease_claim(mc, key, keylen, ttl, NULL);
 	if (token == 0)
 		PG_RETURN_NULL();
 	PG_RETURN_INT64((int64) token);
@@ -558,8 +562,12 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 
 			if (what == LOOK_ABSENT)
 			{
-				uint64_t	token = lease_claim(mc, key, keylen, PMC_CACHED_LEASE_TTL);
+				bool		failed;
+				uint64_t	token = lease_claim(mc, key, keylen, PMC_CACHED_LEASE_TTL, &failed);
 
+				/* the server failed and on_error lets the call go on: no wait */
+				if (failed)
+					break;
 				if (token != 0)
 				{
 					result = query_under_lease(mc, key, keylen, token, query, params,
