@@ -110,6 +110,20 @@ for my $each ('off', 'on')
 		"t\nv\nt", "$p: REPEATABLE READ claims nothing and fills nothing");
 }
 
+# a server that is down, with on_error = ignore: the query's value at once,
+# no wait for a lease that could not be claimed
+{
+	my $dead = '127.0.0.1:' . $fleet->free_port;
+	my $t0   = now_ms();
+	my $got  = sql($node, 'postgres',
+		[ 'CREATE EXTENSION IF NOT EXISTS pylibmc_pg', "SET pylibmc_pg.servers = '$dead'",
+			'SET pylibmc_pg.on_error = ignore', 'SET pylibmc_pg.lease_wait = 5000',
+			q{SELECT mc_cached('lb:down', 'SELECT ''from the table''')} ]);
+	my $ms = now_ms() - $t0;
+	is($got, 'from the table', "server down, on_error = ignore: mc_cached returns the query's value");
+	cmp_ok($ms, '<', 2500, "without waiting lease_wait (${ms} ms)");
+}
+
 # the whole cluster's counters: per protocol, 4 fills and a broken lease
 my $stats = q1(q{SELECT string_agg(concat_ws(' ', operation, sum_calls, sum_hits, sum_misses), ', ' ORDER BY operation)
   FROM (SELECT operation, sum(calls) AS sum_calls, sum(hits) AS sum_hits, sum(misses) AS sum_misses
