@@ -538,9 +538,6 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(qarg))
 		PG_RETURN_NULL();
 	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
-	query = PG_GETARG_TEXT_PP(qarg);
-	if (PG_NARGS() > qarg + 1 && !PG_ARGISNULL(qarg + 1))
-		params = PG_GETARG_ARRAYTYPE_P(qarg + 1);
 	fill_options(fcinfo, qarg + 2, &ttl, &min_compress_len, &compress_level);
 	pmc_forbid_udp("mc_cached");
 	mc = pmc_client_for_key(key, keylen);
@@ -548,6 +545,11 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 	what = look(mc, PMC_OP_GET, key, keylen, typid, &result);
 	if (what == LOOK_VALUE)
 		PG_RETURN_DATUM(result);
+
+	/* a miss: the query's arguments */
+	query = PG_GETARG_TEXT_PP(qarg);
+	if (PG_NARGS() > qarg + 1 && !PG_ARGISNULL(qarg + 1))
+		params = PG_GETARG_ARRAYTYPE_P(qarg + 1);
 
 	refused = fill_refusal();
 	if (refused != PMC_NUM_OPS)
