@@ -19,6 +19,7 @@ OBJS = \
 	src/inval_send.o \
 	src/inval_trigger.o \
 	src/keys.o \
+	src/lease.o \
 	src/module.o \
 	src/multi.o \
 	src/reads.o \

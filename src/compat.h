@@ -76,6 +76,18 @@ pmc_init_materialized_srf(FunctionCallInfo fcinfo)
 }
 #endif
 
+/*
+ * Parameters whose types the parser infers, as PREPARE without types does
+ * (lease.c): renamed in PostgreSQL 15.
+ */
+#if PG_VERSION_NUM >= 150000
+#define pmc_parse_variable_parameters(pstate, types, n) \
+	setup_parse_variable_parameters((pstate), (types), (n))
+#else
+#define pmc_parse_variable_parameters(pstate, types, n) \
+	parse_variable_parameters((pstate), (types), (n))
+#endif
+
 /* pg_ltoa and pg_lltoa return the length since PostgreSQL 14 */
 #if PG_VERSION_NUM >= 140000
 #define pmc_ltoa(value, buf) pg_ltoa((value), (buf))

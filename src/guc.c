@@ -58,6 +58,7 @@ char	   *pmc_namespace = NULL;
 char	   *pmc_password_file = NULL;
 int			pmc_on_error = PMC_ON_ERROR_ERROR;
 int			pmc_invalidation_hold = 0;
+int			pmc_lease_wait = 500;
 int			pmc_cluster_stats_max = 5000;
 uint64		pmc_settings_generation = 1;
 
@@ -741,6 +742,23 @@ pmc_define_gucs(void)
 							0, 0, 30 * 24 * 3600,
 							PGC_USERSET,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	/*
+	 * Milliseconds mc_cached waits for another session's lease to be
+	 * filled before it runs its query without filling (lease.c).  Any
+	 * role: it only bounds a wait of the caller's own.  The default covers
+	 * a typical cached query with room to spare, and bounds what a filler
+	 * that failed costs the others: at most this much, per call, until its
+	 * lease expires.
+	 */
+	DefineCustomIntVariable("pylibmc_pg.lease_wait",
+							"Milliseconds mc_cached waits for another session's lease to be filled (0: no wait).",
+							"After the wait, the query runs without filling the cache.",
+							&pmc_lease_wait,
+							500, 0, 60 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	/*

@@ -69,6 +69,7 @@
 #include "keys.h"
 #include "settings.h"
 #include "stats.h"
+#include "value.h"
 
 /* ASCII batches are flushed every this many keys */
 #define PMC_BATCH_KEYS			1000
@@ -81,11 +82,6 @@
  * pylibmc_pg.namespace per tenant) builds its clients again, and connects.
  */
 #define PMC_CONFIG_CACHE		1
-
-/* the tombstone: what pylibmc's pickle.dumps(None) writes, flag 1 */
-#define PMC_TOMBSTONE			"N."
-#define PMC_TOMBSTONE_LEN		2
-#define PMC_TOMBSTONE_FLAGS		1
 
 typedef struct BatchConfig
 {

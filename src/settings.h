@@ -36,6 +36,7 @@ extern char *pmc_password;
 extern char *pmc_namespace;
 extern int	pmc_on_error;
 extern int	pmc_invalidation_hold;	/* seconds; 0: delete */
+extern int	pmc_lease_wait;		/* ms mc_cached waits for another's lease */
 extern char *pmc_password_file;
 extern int	pmc_cluster_stats_max;	/* pylibmc_pg.cluster_stats_max */
 

@@ -29,7 +29,7 @@ declare -A LAYER=(
 	[exchange.h]=5 [exchange.c]=5
 	[keys.h]=6 [keys.c]=6
 	[codec.h]=7 [codec.c]=7
-	[operations.h]=8 [reads.c]=8 [writes.c]=8 [counters.c]=8 [multi.c]=8 [admin.c]=8
+	[operations.h]=8 [reads.c]=8 [writes.c]=8 [counters.c]=8 [multi.c]=8 [admin.c]=8 [lease.c]=8
 	[inval.h]=9 [inval_queue.c]=9 [inval_send.c]=9 [inval_trigger.c]=9
 	[module.c]=10
 )
