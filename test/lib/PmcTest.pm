@@ -66,14 +66,24 @@ sub _psql_cmd
 # stdout and stderr together, in order, without the trailing newlines.
 # Options: user (default postgres), verbose (SQLSTATEs in messages), quiet
 # (default 1: psql -q), env (a hash of environment variables, PGOPTIONS),
-# stdin (text fed to psql, for scripts without -c).
+# stdin (text fed to psql, for scripts without -c), timeout (seconds: psql
+# is killed after them, and what it printed so far is returned).
 sub sql
 {
 	my ($node, $db, $stmts, %opt) = @_;
 	my $out = '';
 	local %ENV = (%ENV, %{ $opt{env} // {} });
-	IPC::Run::run([ _psql_cmd($node, $db, $stmts, %opt) ],
+	my @cmd = ([ _psql_cmd($node, $db, $stmts, %opt) ],
 		'<', \($opt{stdin} // ''), '>&', \$out);
+	if ($opt{timeout})
+	{
+		my $h = IPC::Run::start(@cmd, IPC::Run::timeout($opt{timeout}));
+		eval { $h->finish; 1 } or $h->kill_kill;
+	}
+	else
+	{
+		IPC::Run::run(@cmd);
+	}
 	$out =~ s/\n+\z//;
 	return $out;
 }
