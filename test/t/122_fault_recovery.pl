@@ -38,19 +38,9 @@ pmc_createdb($node, $DB);
 sub qdb { return sql($node, $DB, [@_]); }
 # proc_state PID: the state letter of /proc/PID/stat
 sub proc_state { return (split / /, slurp_file("/proc/$_[0]/stat"))[2] // '?'; }
-# pause: SIGSTOP the server and wait (1 s at most) until the kernel shows it
-# stopped, so that the next request cannot reach it before the signal does
-# (on a busy machine a running memcached takes a while to stop)
-sub pause
-{
-	$mc->pause;
-	for (1 .. 200)
-	{
-		last if proc_state($mc->pid) eq 'T';
-		usleep(5_000);
-	}
-	return;
-}
+# pause: SIGSTOP the server and wait until the kernel shows it stopped, so
+# that the next request cannot reach it before the signal does
+sub pause { $mc->pause_stopped; return; }
 
 my $s = pmc_session($node, $DB);
 sub sess { return $s->query(@_) // ''; }
