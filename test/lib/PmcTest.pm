@@ -120,7 +120,7 @@ sub now_ms { return int(Time::HiRes::time() * 1000) }
 # pmc_session NODE, DB, %opt: one long-lived psql session (psql -X -q -At,
 # ON_ERROR_STOP off, stdout and stderr in one stream, in order), for tests
 # that need one backend across steps or a transaction left open while other
-# sessions act.  Options: user, env (as for sql).  Methods:
+# sessions act.  Options: user, env, verbose (as for sql).  Methods:
 #   $s->query(SQL [, TIMEOUT_S])  run SQL (statements and meta-commands; a
 #                                 missing final semicolon is added), return
 #                                 what it printed (undef after TIMEOUT_S
@@ -137,6 +137,7 @@ sub pmc_session
 	my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0',
 		'-h', $node->host, '-p', $node->port,
 		'-U', $opt{user} // 'postgres', '-d', $db);
+	push @cmd, '-v', 'VERBOSITY=verbose' if $opt{verbose};
 	$s->{run} = IPC::Run::start(\@cmd, '<', \$s->{in}, '>&', \$s->{out});
 	return bless $s, 'PmcTest::Session';
 }
