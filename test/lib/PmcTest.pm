@@ -7,6 +7,9 @@
 #   pmc_createdb($node, 'app');             # CREATE DATABASE + CREATE EXTENSION
 #   my $out = sql($node, 'app', [ 'SET x = 1', 'SELECT 2' ], user => 'r1');
 #   between($n, 1, 10, 'n is in range');
+#   my $s = pmc_session($node, 'app');      # one long-lived psql session
+#   my $v = $s->query('SELECT 1');          # what that SQL printed
+#   $s->quit;
 #
 # The extension must already be installed into the PostgreSQL whose
 # binaries are first in PATH (tools/test.sh does both).
@@ -23,7 +26,7 @@ use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 
-our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms);
+our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms pmc_session);
 
 # pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
 # postgresql.conf, started.
@@ -63,14 +66,24 @@ sub _psql_cmd
 # stdout and stderr together, in order, without the trailing newlines.
 # Options: user (default postgres), verbose (SQLSTATEs in messages), quiet
 # (default 1: psql -q), env (a hash of environment variables, PGOPTIONS),
-# stdin (text fed to psql, for scripts without -c).
+# stdin (text fed to psql, for scripts without -c), timeout (seconds: psql
+# is killed after them, and what it printed so far is returned).
 sub sql
 {
 	my ($node, $db, $stmts, %opt) = @_;
 	my $out = '';
 	local %ENV = (%ENV, %{ $opt{env} // {} });
-	IPC::Run::run([ _psql_cmd($node, $db, $stmts, %opt) ],
+	my @cmd = ([ _psql_cmd($node, $db, $stmts, %opt) ],
 		'<', \($opt{stdin} // ''), '>&', \$out);
+	if ($opt{timeout})
+	{
+		my $h = IPC::Run::start(@cmd, IPC::Run::timeout($opt{timeout}));
+		eval { $h->finish; 1 } or $h->kill_kill;
+	}
+	else
+	{
+		IPC::Run::run(@cmd);
+	}
 	$out =~ s/\n+\z//;
 	return $out;
 }
@@ -104,6 +117,31 @@ sub between
 
 sub now_ms { return int(Time::HiRes::time() * 1000) }
 
+# pmc_session NODE, DB, %opt: one long-lived psql session (psql -X -q -At,
+# ON_ERROR_STOP off, stdout and stderr in one stream, in order), for tests
+# that need one backend across steps or a transaction left open while other
+# sessions act.  Options: user, env, verbose (as for sql).  Methods:
+#   $s->query(SQL [, TIMEOUT_S])  run SQL (statements and meta-commands; a
+#                                 missing final semicolon is added), return
+#                                 what it printed (undef after TIMEOUT_S
+#                                 seconds, default 30, with the output so
+#                                 far in $s->{partial})
+#   $s->send(SQL); $s->wait([TIMEOUT_S])   the same in two steps
+#   $s->quit                      \q, and wait for psql to exit
+# The session also ends when the suite ends (IPC::Run kills it).
+sub pmc_session
+{
+	my ($node, $db, %opt) = @_;
+	my $s = { in => '', out => '', seq => 0 };
+	local %ENV = (%ENV, %{ $opt{env} // {} });
+	my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0',
+		'-h', $node->host, '-p', $node->port,
+		'-U', $opt{user} // 'postgres', '-d', $db);
+	push @cmd, '-v', 'VERBOSITY=verbose' if $opt{verbose};
+	$s->{run} = IPC::Run::start(\@cmd, '<', \$s->{in}, '>&', \$s->{out});
+	return bless $s, 'PmcTest::Session';
+}
+
 package PmcTest::Background;
 
 # finish: wait for the session; its output, and when it ended (ms).
@@ -118,5 +156,56 @@ sub finish
 
 # pump: let IPC::Run read what the session wrote so far.
 sub pump { $_[0]{run}->pump_nb; return; }
+
+package PmcTest::Session;
+
+sub send
+{
+	my ($self, $sql) = @_;
+	$self->{seq}++;
+	# a statement left without its semicolon would wait in psql's buffer
+	$sql .= ';' unless $sql =~ /;\s*\z/;
+	$self->{in} .= "$sql\n\\echo __sess_done_$self->{seq}__\n";
+	$self->{run}->pump_nb;
+	return;
+}
+
+sub wait
+{
+	my ($self, $limit) = @_;
+	my $marker   = "__sess_done_$self->{seq}__";
+	my $deadline = Time::HiRes::time() + ($limit // 30);
+	while (1)
+	{
+		if ($self->{out} =~ /^\Q$marker\E\n/m)
+		{
+			my $got = substr($self->{out}, 0, $-[0]);
+			$self->{out} = substr($self->{out}, $+[0]);
+			$got =~ s/\n\z//;
+			return $got;
+		}
+		last if Time::HiRes::time() > $deadline || !$self->{run}->pumpable;
+		$self->{run}->pump_nb;
+		Time::HiRes::usleep(5_000);
+	}
+	($self->{partial} = $self->{out}) =~ s/\n\z//;
+	return undef;
+}
+
+sub query
+{
+	my ($self, $sql, $limit) = @_;
+	$self->send($sql);
+	return $self->wait($limit);
+}
+
+sub quit
+{
+	my ($self) = @_;
+	return unless $self->{run}->pumpable;
+	$self->{in} .= "\\q\n";
+	eval { $self->{run}->finish; 1 } or $self->{run}->kill_kill;
+	return;
+}
 
 1;
