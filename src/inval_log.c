@@ -134,7 +134,7 @@ il_startup(void)
 		il_shared->lock = &(GetNamedLWLockTranche(IL_TRANCHE_NAME))->lock;
 		il_shared->ndatabases = il_ndatabases;
 		for (int i = 0; i < il_ndatabases; i++)
-			strlcpy(il_shared->dbs[i].dbname, il_names[i], NAMEDATALEN);
+			snprintf(il_shared->dbs[i].dbname, NAMEDATALEN, "%s", il_names[i]);
 	}
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(TransactionId);
@@ -165,7 +165,7 @@ void
 pmc_inval_log_set_database(int index, const char *dbname)
 {
 	if (index >= 0 && index < PMC_REPLAY_MAX_DATABASES)
-		strlcpy(il_names[index], dbname, NAMEDATALEN);
+		snprintf(il_names[index], NAMEDATALEN, "%s", dbname);
 }
 
 int
@@ -181,7 +181,7 @@ pmc_inval_log_worker_started(int index, Oid dboid, const char *slot)
 	LWLockAcquire(il_shared->lock, LW_EXCLUSIVE);
 	il_shared->dbs[index].dboid = dboid;
 	il_shared->dbs[index].pid = MyProcPid;
-	strlcpy(il_shared->dbs[index].slot, slot, NAMEDATALEN);
+	snprintf(il_shared->dbs[index].slot, NAMEDATALEN, "%s", slot);
 	il_shared->latch[index] = MyLatch;
 	LWLockRelease(il_shared->lock);
 }
@@ -244,7 +244,7 @@ pmc_inval_log_update(int index, const PmcReplayStats *delta, bool set_error,
 		s->confirmed_lsn = delta->confirmed_lsn;
 	if (set_error)
 	{
-		strlcpy(s->last_error, delta->last_error, sizeof(s->last_error));
+		snprintf(s->last_error, sizeof(s->last_error), "%s", delta->last_error);
 		s->last_error_time = delta->last_error_time;
 	}
 	if (set_oldest)

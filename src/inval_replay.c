@@ -198,7 +198,7 @@ pmc_replay_init(void)
 		snprintf(worker.bgw_name, BGW_MAXLEN, "pylibmc_pg invalidation replay for %s", name);
 		snprintf(worker.bgw_type, BGW_MAXLEN, "pylibmc_pg invalidation replay");
 		worker.bgw_main_arg = Int32GetDatum(i);
-		strlcpy(worker.bgw_extra, name, BGW_EXTRALEN);
+		snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", name);
 		RegisterBackgroundWorker(&worker);
 		i++;
 	}
@@ -528,7 +528,7 @@ replay_round(MemoryContext cxt)
 		{
 			TimestampTz now = GetCurrentTimestamp();
 
-			strlcpy(delta.last_error, error, sizeof(delta.last_error));
+			snprintf(delta.last_error, sizeof(delta.last_error), "%s", error);
 			delta.last_error_time = now;
 			set_error = true;
 			if (pmc_invalidation_log_max_age > 0 &&
@@ -585,7 +585,7 @@ pylibmc_pg_replay_main(Datum main_arg)
 	long		backoff = PMC_REPLAY_BACKOFF_MIN_MS;
 
 	my_index = DatumGetInt32(main_arg);
-	strlcpy(dbname, MyBgworkerEntry->bgw_extra, NAMEDATALEN);
+	snprintf(dbname, NAMEDATALEN, "%s", MyBgworkerEntry->bgw_extra);
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
