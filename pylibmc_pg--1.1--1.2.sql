@@ -111,6 +111,8 @@ CREATE FUNCTION mc_invalidation_log_workers(
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'pylibmc_pg_invalidation_log'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_invalidation_log_workers() IS
+'the rows of mc_invalidation_log, from the replay workers'' shared memory (none when the library is not preloaded)';
 
 CREATE VIEW mc_invalidation_log AS
   SELECT w.database,
