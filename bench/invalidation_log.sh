@@ -64,10 +64,11 @@ settle() {
 	# the worker has read everything committed so far
 	local target
 	target=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
-	for _ in $(seq 1 600); do
+	for _ in $(seq 1 3000); do
 		[[ $("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name LIKE 'pylibmc_pg_%'") == t ]] && return 0
-		sleep 0.1
+		sleep 0.2
 	done
+	echo "the worker did not catch up in 600 s" >&2
 	return 1
 }
 
@@ -83,7 +84,9 @@ for round in $(seq 1 "$PAIRS"); do
 		echo "round $round, logging $mode: $tps tps"
 	done
 done
+ts0=$(date +%s.%N)
 settle
+catchup=$(awk -v a="$ts0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')
 resent1=$(logstat keys_resent)
 delivered=$(logstat keys_delivered)
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -137,6 +140,7 @@ rate=$(awk -v n="$replayed" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
 	echo "| the same, logging on | $on tps (runs: ${TPS[on]}) |"
 	echo "| on / off | ${ratio}x |"
 	echo "| keys the worker sent again during those runs (backends delivered) | $((resent1 - resent0)) (keys counted delivered: $delivered) |"
+	echo "| the worker's lag at the end of those runs (time to confirm the last commit) | $catchup s |"
 	echo "| WAL of one 10,000-row UPDATE, off / on | $w_off / $w_on bytes |"
 	echo "| WAL per key | $per_key bytes (keys bench.row.N, 11 to 15 bytes) |"
 	echo "| replay after an outage: keys | $replayed ($ntx transactions of 10,000) |"
