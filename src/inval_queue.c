@@ -53,6 +53,10 @@
  *	  file is closed, the log and hash table are emptied (or freed).
  *	- PREPARE TRANSACTION with keys pending: ERROR (a prepared transaction
  *	  may commit in another session, long after ours ends).
+ *	- Before the commit record (XACT_EVENT_PRE_COMMIT), with
+ *	  pylibmc_pg.invalidation_log on: the queue, final now, is written into
+ *	  the WAL in the runs it will be sent in (inval_log.c); after the send,
+ *	  whether every key was acknowledged is recorded there too.
  *	- COMMIT: XACT_EVENT_COMMIT (after the commit record) only takes the
  *	  queue aside.  The keys are sent from a resource-release callback in
  *	  phase RESOURCE_RELEASE_AFTER_LOCKS of the top transaction, that is
