@@ -15,7 +15,9 @@ OBJS = \
 	src/exchange.o \
 	src/guard.o \
 	src/guc.o \
+	src/inval_log.o \
 	src/inval_queue.o \
+	src/inval_replay.o \
 	src/inval_send.o \
 	src/inval_trigger.o \
 	src/keys.o \

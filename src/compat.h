@@ -128,6 +128,32 @@ heap_datum_check(HeapTupleHeader tup, TupleDesc tupleDesc)
 #endif
 
 /*
+ * A logical decoding message: PostgreSQL 17 added the flush argument (a
+ * transactional message is flushed with its commit record anyway).
+ */
+#if PG_VERSION_NUM >= 170000
+#define pmc_log_logical_message(prefix, data, size, transactional) \
+	LogLogicalMessage((prefix), (data), (size), (transactional), false)
+#else
+#define pmc_log_logical_message(prefix, data, size, transactional) \
+	LogLogicalMessage((prefix), (data), (size), (transactional))
+#endif
+
+/* The WAL flushed so far: PostgreSQL 15 added the timeline argument */
+#if PG_VERSION_NUM >= 150000
+#define pmc_flush_rec_ptr() GetFlushRecPtr(NULL)
+#else
+#define pmc_flush_rec_ptr() GetFlushRecPtr()
+#endif
+
+/* A decoded transaction's commit time: PostgreSQL 15 moved it into a union */
+#if PG_VERSION_NUM >= 150000
+#define pmc_txn_commit_time(txn) ((txn)->xact_time.commit_time)
+#else
+#define pmc_txn_commit_time(txn) ((txn)->commit_time)
+#endif
+
+/*
  * The module magic block: PostgreSQL 18 also records the module's name and
  * version (pg_get_loaded_modules()).  PMC_MODULE_VERSION is the control
  * file's default_version; test/packaging/meta.t checks that they agree.
