@@ -359,6 +359,15 @@ run_query(text *query, ArrayType *params, Oid typid, bool *isnull)
 						  &texts, &textnulls, &ntexts);
 	}
 
+	/*
+	 * The parser grows the types array with repalloc, which keeps a chunk in
+	 * the context it came from; left NULL, the parser would palloc it in
+	 * SPI's execution context, which SPI_prepare_params resets before it
+	 * returns.  So the array starts here, in the caller's context.
+	 */
+	qp.types = palloc0(sizeof(Oid));
+	qp.ntypes = 0;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	plan = SPI_prepare_params(src, setup_query_params, &qp, 0);

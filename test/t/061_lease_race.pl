@@ -118,6 +118,14 @@ for my $proto ('off', 'on')
 {
 	my $p = $proto eq 'on' ? 'binary' : 'ascii';
 	my ($stale, $cached) = split / /, workload('add', $proto);
+	# The race is a matter of timing: a run may end with every stale fill
+	# already corrected by a later write.  The control is rerun (at most
+	# twice more) until it shows the race; the lease runs are not.
+	for (my $again = 0; ($stale // '') eq '0' && $again < 2; $again++)
+	{
+		diag("$p: no stale entry left by mc_add fills this time, running again");
+		($stale, $cached) = split / /, workload('add', $proto);
+	}
 	between($stale, 1, 50, "$p: mc_add fills leave stale entries (the race is there)");
 
 	for my $mode ('lease', 'cached')

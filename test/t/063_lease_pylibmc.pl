@@ -114,19 +114,20 @@ PY
 	# the race: pylibmc readers against SQL writers
 	for my $mode ('add', 'lease')
 	{
-		qp($opts, 'SELECT mc_flush_all()');
-		my $wlog    = '';
-		my $writers = do
-		{
-			append_to_file("$WORK/writer.sql", "\\set k random(1, 20)\nUPDATE item SET val = val + 1 WHERE id = :k;\n")
-			  unless -e "$WORK/writer.sql";
-			local $ENV{PGOPTIONS} = $opts->{PGOPTIONS};
-			IPC::Run::start(
-				[ 'pgbench', '-n', '-c', 2, '-j', 1, '-T', $RUN_S, '-R', 40, '-f', "$WORK/writer.sql",
-					'-h', $node->host, '-p', $node->port, $DB ],
-				'>&', \$wlog);
-		};
-		my $fills = python(<<"PY", $mode, $RUN_S);
+		my $run_race = sub {
+			qp($opts, 'SELECT mc_flush_all()');
+			my $wlog    = '';
+			my $writers = do
+			{
+				append_to_file("$WORK/writer.sql", "\\set k random(1, 20)\nUPDATE item SET val = val + 1 WHERE id = :k;\n")
+				  unless -e "$WORK/writer.sql";
+				local $ENV{PGOPTIONS} = $opts->{PGOPTIONS};
+				IPC::Run::start(
+					[ 'pgbench', '-n', '-c', 2, '-j', 1, '-T', $RUN_S, '-R', 40, '-f', "$WORK/writer.sql",
+						'-h', $node->host, '-p', $node->port, $DB ],
+					'>&', \$wlog);
+			};
+			my $fills = python(<<"PY", $mode, $RUN_S);
 import random, subprocess, sys, threading, time
 import pylibmc
 
@@ -167,10 +168,22 @@ for t in threads:
     t.join()
 print(fills[0])
 PY
-		$writers->finish;
-		my ($wtps) = $wlog =~ /(tps = [0-9.]*)/;
-		my ($stale, $cached) = split / /, qp($opts, 'SELECT stale_entries()');
-		diag("$p, pylibmc $mode fills: $fills fills, writers " . ($wtps // '?') . ", $stale stale of $cached cached");
+			$writers->finish;
+			my ($wtps) = $wlog =~ /(tps = [0-9.]*)/;
+			my ($stale, $cached) = split / /, qp($opts, 'SELECT stale_entries()');
+			diag("$p, pylibmc $mode fills: $fills fills, writers " . ($wtps // '?') . ", $stale stale of $cached cached");
+			return ($stale, $cached, $fills);
+		};
+		my ($stale, $cached, $fills) = $run_race->();
+		# The race is a matter of timing: a run may end with every stale
+		# fill already corrected by a later write.  The control is rerun
+		# (at most twice more) until it shows the race; the lease runs are
+		# not.
+		for (my $again = 0; $mode eq 'add' && $stale eq '0' && $again < 2; $again++)
+		{
+			diag("$p, pylibmc add fills: no stale entry left this time, running again");
+			($stale, $cached, $fills) = $run_race->();
+		}
 		if ($mode eq 'add')
 		{
 			between($stale, 1, 20, "$p: pylibmc add() fills leave stale entries (the race is there)");
