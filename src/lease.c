@@ -510,52 +510,47 @@ query_under_lease(memcached_st *mc, const char *key, size_t keylen, uint64_t tok
 }
 
 /*
- * mc_cached(key, query, params, ttl, min_compress_len, compress_level)
- * returns text, and mc_cached(key, as_type, query, ...) anyelement:
- * read-through.  A hit is the value; a miss claims the key, runs the
- * query, fills, and returns the value; another filler's lease is waited
- * for, up to pylibmc_pg.lease_wait, then the query runs without filling.
- * A tombstone, or a transaction that may not fill: the query, no fill.
+ * Are mc_cached's ttl and compression arguments (from argno on) valid?
+ * The hit path's check: the same arguments fill_options rejects (NULL is a
+ * default, valid), without its calls; fill_options raises the errors.
  */
-Datum
-pylibmc_pg_cached(PG_FUNCTION_ARGS)
+static inline bool
+fill_options_valid(FunctionCallInfo fcinfo, int argno)
 {
-	bool		typed = (PG_NARGS() == 7);	/* the as_type form */
-	int			qarg = typed ? 2 : 1;
-	Oid			typid = TEXTOID;
-	size_t		keylen;
-	char		keybuf[PMC_KEY_BUFSIZE];
-	char	   *key;
+	if (PG_NARGS() > argno && !PG_ARGISNULL(argno) &&
+		PG_GETARG_INT32(argno) < 0)
+		return false;
+	if (PG_NARGS() > argno + 1 && !PG_ARGISNULL(argno + 1) &&
+		PG_GETARG_INT32(argno + 1) < 0)
+		return false;
+	if (PG_NARGS() > argno + 2 && !PG_ARGISNULL(argno + 2) &&
+		(PG_GETARG_INT32(argno + 2) < -1 || PG_GETARG_INT32(argno + 2) > 9))
+		return false;
+	return true;
+}
+
+/*
+ * mc_cached after a first read that found no value (what): claim, run the
+ * query, fill; or wait for another filler's lease.  Apart from the hit path
+ * so that a hit sets up none of this.
+ */
+static pg_noinline Datum
+cached_miss(FunctionCallInfo fcinfo, int qarg, Oid typid, memcached_st *mc,
+			const char *key, size_t keylen, LookResult what)
+{
 	text	   *query;
 	ArrayType  *params = NULL;
 	time_t		ttl;
 	int32		min_compress_len;
 	int32		compress_level;
-	memcached_st *mc;
 	Datum		result = (Datum) 0;
 	bool		isnull;
 	PmcOp		refused;
-	LookResult	what;
 	instr_time	start;
 	long		poll = PMC_LEASE_POLL_FIRST_MS;
 
-	if (typed)
-	{
-		typid = pmc_value_argtype_cached(fcinfo, 1);
-		pmc_check_value_type(typid);
-	}
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(qarg))
-		PG_RETURN_NULL();
-	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
+	/* the query's arguments (already checked valid) */
 	fill_options(fcinfo, qarg + 2, &ttl, &min_compress_len, &compress_level);
-	pmc_forbid_udp("mc_cached");
-	mc = pmc_client_for_key(key, keylen);
-
-	what = look(mc, PMC_OP_GET, key, keylen, typid, &result);
-	if (what == LOOK_VALUE)
-		PG_RETURN_DATUM(result);
-
-	/* a miss: the query's arguments */
 	query = PG_GETARG_TEXT_PP(qarg);
 	if (PG_NARGS() > qarg + 1 && !PG_ARGISNULL(qarg + 1))
 		params = PG_GETARG_ARRAYTYPE_P(qarg + 1);
@@ -609,4 +604,74 @@ pylibmc_pg_cached(PG_FUNCTION_ARGS)
 	if (isnull)
 		PG_RETURN_NULL();
 	PG_RETURN_DATUM(result);
+}
+
+/*
+ * mc_cached(key, query, params, ttl, min_compress_len, compress_level)
+ * returns text, and mc_cached(key, as_type, query, ...) anyelement:
+ * read-through.  A hit is the value; a miss claims the key, runs the
+ * query, fills, and returns the value; another filler's lease is waited
+ * for, up to pylibmc_pg.lease_wait, then the query runs without filling.
+ * A tombstone, or a transaction that may not fill: the query, no fill.
+ *
+ * A hit does mc_get's work (one get, the same decoding) plus the lease
+ * marker test and the options' range checks; the as_type check runs once
+ * per call site, and the query's arguments are read only on a miss.
+ */
+Datum
+pylibmc_pg_cached(PG_FUNCTION_ARGS)
+{
+	bool		typed = (PG_NARGS() == 7);	/* the as_type form */
+	int			qarg = typed ? 2 : 1;
+	Oid			typid = TEXTOID;
+	size_t		keylen;
+	char		keybuf[PMC_KEY_BUFSIZE];
+	char	   *key;
+	memcached_st *mc;
+	PmcRawValue raw;
+	Datum		result;
+	bool		isnull;
+	LookResult	what;
+
+	if (typed)
+	{
+		/* checked when first resolved: fn_extra caches only a valid type */
+		if (unlikely(fcinfo->flinfo->fn_extra == NULL))
+			pmc_check_value_type(pmc_value_argtype(fcinfo, 1));
+		typid = pmc_value_argtype_cached(fcinfo, 1);
+	}
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(qarg))
+		PG_RETURN_NULL();
+	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
+	if (unlikely(!fill_options_valid(fcinfo, qarg + 2)))
+	{
+		time_t		ttl;
+		int32		min_compress_len;
+		int32		compress_level;
+
+		/* raises the error */
+		fill_options(fcinfo, qarg + 2, &ttl, &min_compress_len, &compress_level);
+	}
+	pmc_forbid_udp("mc_cached");
+	mc = pmc_client_for_key(key, keylen);
+
+	/* the first read: look()'s, inline (a lease marker is a pickle) */
+	if (!pmc_read_one(mc, PMC_OP_GET, key, keylen, &raw, false))
+		what = LOOK_ABSENT;
+	else if (unlikely(raw.flags == PMC_FLAG_PICKLE) &&
+			 pmc_value_is_lease(raw.data, raw.len, raw.flags))
+	{
+		pmc_client_release_value();
+		what = LOOK_LEASE;
+	}
+	else
+	{
+		result = pmc_decode(raw.data ? raw.data : "", raw.len, raw.flags,
+							typid, key, keylen, &isnull);
+		pmc_client_release_value();
+		if (!isnull)
+			PG_RETURN_DATUM(result);
+		what = LOOK_OTHER;
+	}
+	return cached_miss(fcinfo, qarg, typid, mc, key, keylen, what);
 }
