@@ -577,6 +577,25 @@ replay_round(MemoryContext cxt)
 	return result;
 }
 
+/*
+ * An ERROR escaping a round (reading or confirming the slot failed): shown
+ * in the view's last_error before the worker exits (and is restarted).
+ */
+static void
+record_error(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	ErrorData  *edata = CopyErrorData();
+	PmcReplayStats delta;
+
+	MemoryContextSwitchTo(old);
+	memset(&delta, 0, sizeof(delta));
+	snprintf(delta.last_error, sizeof(delta.last_error), "%s", edata->message);
+	delta.last_error_time = GetCurrentTimestamp();
+	pmc_inval_log_update(my_index, &delta, true, false);
+	FreeErrorData(edata);
+}
+
 void
 pylibmc_pg_replay_main(Datum main_arg)
 {
@@ -615,7 +634,16 @@ pylibmc_pg_replay_main(Datum main_arg)
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		r = replay_round(cxt);
+		PG_TRY();
+		{
+			r = replay_round(cxt);
+		}
+		PG_CATCH();
+		{
+			record_error();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		if (r == ROUND_MORE)
 			continue;
 		if (r == ROUND_FAILED)
