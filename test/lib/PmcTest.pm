@@ -10,6 +10,8 @@
 #   my $s = pmc_session($node, 'app');      # one long-lived psql session
 #   my $v = $s->query('SELECT 1');          # what that SQL printed
 #   $s->quit;
+#   my $w = pmc_watch($node, 'app');        # an idle session, the log offset
+#   $w->still_up('label');                  # two checks: no crash, it answers
 #
 # The extension must already be installed into the PostgreSQL whose
 # binaries are first in PATH (tools/test.sh does both).
@@ -26,7 +28,7 @@ use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 
-our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms pmc_session);
+our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms pmc_session pmc_watch);
 
 # pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
 # postgresql.conf, started.
@@ -122,7 +124,8 @@ sub now_ms { return int(Time::HiRes::time() * 1000) }
 # that need one backend across steps or a transaction left open while other
 # sessions act.  Options: user, env, verbose (as for sql).  Methods:
 #   $s->query(SQL [, TIMEOUT_S])  run SQL (statements and meta-commands; a
-#                                 missing final semicolon is added), return
+#                                 missing final semicolon is added unless
+#                                 the last line is a meta-command), return
 #                                 what it printed (undef after TIMEOUT_S
 #                                 seconds, default 30, with the output so
 #                                 far in $s->{partial})
@@ -140,6 +143,63 @@ sub pmc_session
 	push @cmd, '-v', 'VERBOSITY=verbose' if $opt{verbose};
 	$s->{run} = IPC::Run::start(\@cmd, '<', \$s->{in}, '>&', \$s->{out});
 	return bless $s, 'PmcTest::Session';
+}
+
+# pmc_watch NODE, DB: a watch over a node that the test tries to crash: an
+# idle session (its backend pid), the postmaster's start time and the
+# server log's size, now.  Methods:
+#   $w->still_up(LABEL)   two checks: no backend crashed, no allocator
+#                         complaint reached the server log and the postmaster
+#                         did not restart since the last call; and the idle
+#                         session is still connected and answers (a new one
+#                         is started if not, so that the next checks stand
+#                         on their own)
+#   $w->{sess}            the idle session; $w->{start} the start time
+sub pmc_watch
+{
+	my ($node, $db) = @_;
+	my $w = { node => $node, db => $db };
+	$w->{start}  = sql($node, $db, ['SELECT pg_postmaster_start_time()']);
+	$w->{logoff} = -s $node->logfile;
+	$w->{sess}   = pmc_session($node, $db);
+	$w->{pid}    = $w->{sess}->query('SELECT pg_backend_pid()');
+	return bless $w, 'PmcTest::Watch';
+}
+
+package PmcTest::Watch;
+
+use Test::More;
+
+sub still_up
+{
+	my ($self, $label) = @_;
+	my ($node, $db) = @$self{qw(node db)};
+	# wait (30 s) until the node accepts connections
+	for (1 .. 300)
+	{
+		last if PmcTest::sql($node, $db, ['SELECT 1']) eq '1';
+		Time::HiRes::usleep(100_000);
+	}
+	my $log = substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $self->{logoff});
+	my $crashes = () = $log =~
+	  /terminated by signal|was terminated by exception|server process .* exited with exit code/g;
+	my $heap = () = $log =~ /free\(\)|corrupted|double free|stack smashing/g;
+	my $now  = PmcTest::sql($node, $db, ['SELECT pg_postmaster_start_time()']);
+	ok($crashes == 0 && $heap == 0 && $now eq $self->{start},
+		"$label: no backend crashed, no heap complaint, the postmaster did not restart")
+	  or diag("crash lines: $crashes; heap lines: $heap; postmaster start time $self->{start} -> $now\n"
+		  . join("\n", grep { /terminated|abort|assert|free\(\)|corrupted|smashing/i } split /\n/, $log));
+	my $pid = $self->{sess}->query('SELECT pg_backend_pid()', 10);
+	is($pid, $self->{pid}, "$label: the idle session is still connected and answers");
+	if (($pid // '') ne $self->{pid})
+	{
+		$self->{sess}->quit;
+		$self->{sess} = PmcTest::pmc_session($node, $db);
+		$self->{pid}  = $self->{sess}->query('SELECT pg_backend_pid()');
+	}
+	$self->{logoff} = -s $node->logfile;
+	$self->{start}  = $now;
+	return;
 }
 
 package PmcTest::Background;
@@ -164,7 +224,8 @@ sub send
 	my ($self, $sql) = @_;
 	$self->{seq}++;
 	# a statement left without its semicolon would wait in psql's buffer
-	$sql .= ';' unless $sql =~ /;\s*\z/;
+	# (a last line that is a meta-command, \i FILE, needs none)
+	$sql .= ';' unless $sql =~ /;\s*\z/ || $sql =~ /^\\[^\n]*\z/m;
 	$self->{in} .= "$sql\n\\echo __sess_done_$self->{seq}__\n";
 	$self->{run}->pump_nb;
 	return;
