@@ -15,10 +15,13 @@ OBJS = \
 	src/exchange.o \
 	src/guard.o \
 	src/guc.o \
+	src/inval_log.o \
 	src/inval_queue.o \
+	src/inval_replay.o \
 	src/inval_send.o \
 	src/inval_trigger.o \
 	src/keys.o \
+	src/lease.o \
 	src/module.o \
 	src/multi.o \
 	src/reads.o \
@@ -59,6 +62,19 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# The Perl TAP suites (test/t/*.pl, on PostgreSQL::Test::Cluster), through
+# PGXS's prove_installcheck, against the installed extension (nodes and
+# memcacheds of their own; run as a user other than root, with memcached,
+# python3 and what each file names at its top installed):
+#   make prove_installcheck                   every test/t/*.pl (as pgvector)
+#   make prove_installcheck PROVE_TESTS=test/t/000_pmcfleet.pl
+#   make installcheck TAP_TESTS=1             the regression tests, then those
+# TAP_TESTS is not set here, so a plain `make installcheck` (and
+# tools/test.sh's regression step) runs pg_regress only; tools/test.sh runs
+# each Perl file with prove itself.
+PROVE_TESTS ?= test/t/*.pl
+EXTRA_CLEAN += tmp_check
+
 # make check-layers: every file of src/ includes only headers of its own
 # layer or below (src/README); tools/test.sh counts it as a test.
 check-layers:
@@ -73,7 +89,14 @@ dist:
 	git -C $(srcdir) archive --format=zip --prefix=$(EXTENSION)-$(DISTVERSION)/ \
 		-o $(abspath $(DIST_DIR))/$(EXTENSION)-$(DISTVERSION).zip HEAD
 
-.PHONY: dist check-layers
+# after PGXS: its Makefile.global sets PG_PROVE_FLAGS (its test/perl and
+# srcdir); the suites' own modules are in test/lib
+PG_PROVE_FLAGS += -I $(abspath $(srcdir))/test/lib
+
+prove_installcheck:
+	$(prove_installcheck)
+
+.PHONY: dist check-layers prove_installcheck
 
 # every object needs the patched headers; the stamp changes with the patches
 $(OBJS) $(OBJS:.o=.bc): $(LMC_PREFIX)/.stamp

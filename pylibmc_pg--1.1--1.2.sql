@@ -94,3 +94,87 @@ END
 $$;
 COMMENT ON FUNCTION mc_invalidate_triggers(regclass, text[]) IS
 'create or replace the three statement-level mc_invalidate triggers (mc_invalidate_insert, _update, _delete) of a table and of each of its partitions for these key templates; warns where they cannot see every write (later partitions, a subscriber)';
+
+-- ---------------------------------------------------------------------------
+-- Leases: fills that can never store a stale or an uncommitted row, and one
+-- filler per missing key (mc_lease, mc_fill, mc_cached).
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION mc_lease(key text, ttl integer DEFAULT 10)
+RETURNS bigint AS 'MODULE_PATHNAME', 'pylibmc_pg_lease' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_lease(text, integer) IS
+'claim a missing key for a fill for ttl seconds: the lease token for mc_fill, or NULL when the key exists (a value, another lease, a tombstone), could not be claimed, or this transaction may not fill';
+
+CREATE FUNCTION mc_fill(key text, value text, lease bigint, ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS boolean AS 'MODULE_PATHNAME', 'pylibmc_pg_fill' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION mc_fill(key text, value bytea, lease bigint, ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS boolean AS 'MODULE_PATHNAME', 'pylibmc_pg_fill' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION mc_fill(key text, value jsonb, lease bigint, ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS boolean AS 'MODULE_PATHNAME', 'pylibmc_pg_fill' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION mc_fill(key text, value bigint, lease bigint, ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS boolean AS 'MODULE_PATHNAME', 'pylibmc_pg_fill' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+CREATE FUNCTION mc_fill(key text, value boolean, lease bigint, ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS boolean AS 'MODULE_PATHNAME', 'pylibmc_pg_fill' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_fill(text, text, bigint, integer, integer, integer) IS
+'store value if the lease from mc_lease is intact (cas); false when an invalidation, write-through, eviction or expiry came first, or when this transaction has written or is REPEATABLE READ or SERIALIZABLE';
+COMMENT ON FUNCTION mc_fill(text, bytea, bigint, integer, integer, integer) IS
+'store value if the lease from mc_lease is intact (cas); false when an invalidation, write-through, eviction or expiry came first, or when this transaction has written or is REPEATABLE READ or SERIALIZABLE';
+COMMENT ON FUNCTION mc_fill(text, jsonb, bigint, integer, integer, integer) IS
+'store value if the lease from mc_lease is intact (cas); false when an invalidation, write-through, eviction or expiry came first, or when this transaction has written or is REPEATABLE READ or SERIALIZABLE';
+COMMENT ON FUNCTION mc_fill(text, bigint, bigint, integer, integer, integer) IS
+'store value if the lease from mc_lease is intact (cas); false when an invalidation, write-through, eviction or expiry came first, or when this transaction has written or is REPEATABLE READ or SERIALIZABLE';
+COMMENT ON FUNCTION mc_fill(text, boolean, bigint, integer, integer, integer) IS
+'store value if the lease from mc_lease is intact (cas); false when an invalidation, write-through, eviction or expiry came first, or when this transaction has written or is REPEATABLE READ or SERIALIZABLE';
+
+CREATE FUNCTION mc_cached(key text, query text, params text[] DEFAULT '{}', ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS text AS 'MODULE_PATHNAME', 'pylibmc_pg_cached' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+CREATE FUNCTION mc_cached(key text, as_type anyelement, query text, params text[] DEFAULT '{}', ttl integer DEFAULT 0, min_compress_len integer DEFAULT 0, compress_level integer DEFAULT -1)
+RETURNS anyelement AS 'MODULE_PATHNAME', 'pylibmc_pg_cached' LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_cached(text, text, text[], integer, integer, integer) IS
+'read-through: the cached value, or on a miss the one-row, one-column query''s value ($1.. from params), filled under a lease; waits up to pylibmc_pg.lease_wait for another session''s lease';
+COMMENT ON FUNCTION mc_cached(text, anyelement, text, text[], integer, integer, integer) IS
+'read-through, typed as as_type: the cached value, or on a miss the one-row, one-column query''s value ($1.. from params), filled under a lease; waits up to pylibmc_pg.lease_wait for another session''s lease';
+
+------------------------------------------------------------------------
+-- 1.2: mc_invalidation_log, the replay of the invalidation log
+------------------------------------------------------------------------
+
+-- One row per database named in pylibmc_pg.invalidation_log_databases
+-- (none when the library is not preloaded): its replay worker's slot, how
+-- far behind it is (bytes of WAL not yet confirmed, the commit time of the
+-- oldest transaction it could not deliver yet), and its counts.
+CREATE FUNCTION mc_invalidation_log_workers(
+    OUT database text, OUT slot_name text, OUT pid integer,
+    OUT confirmed_lsn pg_lsn, OUT oldest_undelivered timestamptz,
+    OUT transactions bigint, OUT keys_delivered bigint, OUT keys_resent bigint,
+    OUT keys_given_up bigint, OUT last_error text, OUT last_error_time timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'pylibmc_pg_invalidation_log'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION mc_invalidation_log_workers() IS
+'the rows of mc_invalidation_log, from the replay workers'' shared memory (none when the library is not preloaded)';
+
+CREATE VIEW mc_invalidation_log AS
+  SELECT w.database,
+         w.slot_name,
+         w.pid,
+         CASE WHEN pg_is_in_recovery() THEN NULL
+              ELSE pg_wal_lsn_diff(pg_current_wal_lsn(), s.confirmed_flush_lsn) END
+           AS replay_lag_bytes,
+         w.oldest_undelivered,
+         now() - w.oldest_undelivered AS replay_lag,
+         w.transactions,
+         w.keys_delivered,
+         w.keys_resent,
+         w.keys_given_up,
+         w.last_error,
+         w.last_error_time
+    FROM mc_invalidation_log_workers() w
+    LEFT JOIN pg_catalog.pg_replication_slots s ON s.slot_name = w.slot_name;
+COMMENT ON VIEW mc_invalidation_log IS
+'per database replayed from the WAL: the replay worker''s slot, its lag in bytes and in time, the keys delivered at commit, resent by the worker, and given up, its last error';
+
+REVOKE ALL ON FUNCTION mc_invalidation_log_workers() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION mc_invalidation_log_workers() TO pg_monitor;
+REVOKE ALL ON mc_invalidation_log FROM PUBLIC;
+GRANT SELECT ON mc_invalidation_log TO pg_monitor;

@@ -21,11 +21,14 @@
 # get: one 100-byte value; set: the same value; get_multi: INSTR_KEYS
 # keys of 100 bytes, all hits.  ASCII and binary protocol for both
 # (pgmemcache with pgmemcache.default_behavior=BINARY_PROTOCOL:0 for ASCII).
+# mc_cached hits against mc_get hits of the same key, text and jsonb (the
+# as_type forms), both protocols: instructions-cached.csv.
 # pylibmc_pg as installed by default (not in shared_preload_libraries); one
 # more row counts the ASCII mc_get with it preloaded, where each call is also
 # added to the cluster-wide counters.
 #
-# Writes INSTR_OUT (default bench/results): instructions.md, instructions.csv.
+# Writes INSTR_OUT (default bench/results): instructions.md, instructions.csv,
+# instructions-cached.csv.
 #
 # Environment: INSTR_CALLS=20000, INSTR_KEYS=10, INSTR_OUT=DIR, INSTR_KEEP=1
 # (keep each callgrind.FUNCTION.PROTOCOL file in INSTR_OUT, for
@@ -147,6 +150,31 @@ SELECT count(*) FROM generate_series(1, $CALLS) g, LATERAL mc_get_multi(CASE WHE
 SELECT count(*) FROM generate_series(1, $CALLS) g, LATERAL memcache_get_multi(CASE WHEN g > 0 THEN '$gk'::text[] END) m" "${gopt[@]}")
 	echo "mc_get_multi $NKEYS x 100 B,$proto,$a,$b" >>"$CSV"
 done
+# mc_cached hits against mc_get hits of the same key, text and jsonb (the
+# as_type forms): the query and its arguments are given, as an application
+# would, but only read on a miss
+CCSV="$OUT/instructions-cached.csv"
+echo "operation,protocol,mc_get,mc_cached" >"$CCSV"
+JV='{"a": "'$(printf 'j%.0s' $(seq 1 90))'"}'
+CQ="'SELECT v FROM items WHERE id = \$1', ARRAY['1']"
+single ipmc "CREATE TABLE items (id int PRIMARY KEY, v text NOT NULL)
+INSERT INTO items VALUES (1, 'item 1')" "${PMC_OPT[@]}"
+for proto in ascii binary; do
+	proto_opts "$proto"
+	pmc_step "instructions: mc_cached against mc_get, $proto"
+	cset="SELECT mc_set('instr.pmc.v', '$V100')
+SELECT mc_set('instr.pmc.j', '$JV'::jsonb)"
+	a=$(count pylibmc_pg_get ipmc "$cset
+SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, $CALLS)" "${popt[@]}")
+	b=$(count pylibmc_pg_cached ipmc "$cset
+SELECT count(mc_cached('instr.pmc.v', $CQ)) FROM generate_series(1, $CALLS)" "${popt[@]}")
+	echo "hit 100 B text,$proto,$a,$b" >>"$CCSV"
+	a=$(count pylibmc_pg_get ipmc "$cset
+SELECT count(mc_get('instr.pmc.j', NULL::jsonb)) FROM generate_series(1, $CALLS)" "${popt[@]}")
+	b=$(count pylibmc_pg_cached ipmc "$cset
+SELECT count(mc_cached('instr.pmc.j', NULL::jsonb, $CQ)) FROM generate_series(1, $CALLS)" "${popt[@]}")
+	echo "hit 100 B jsonb (as_type),$proto,$a,$b" >>"$CCSV"
+done
 # the same ASCII mc_get with pylibmc_pg in shared_preload_libraries: every
 # call also counted in the cluster-wide counters (mc_cluster_stats)
 proto_opts ascii
@@ -155,7 +183,7 @@ SELECT count(mc_get('instr.pmc.v')) FROM generate_series(1, $CALLS)" -c shared_p
 echo "mc_get 100 B preloaded (cluster-wide counters),ascii,$a,$pgm_ascii_get" >>"$CSV"
 # every call must have hit: the log holds the counts the statements returned
 hits=$(grep -c "count = \"$((CALLS * NKEYS))\"\|count = \"$CALLS\"" "$ILOG" || true)
-((hits == 13)) || pmc_die "expected 13 statements of $CALLS calls that all hit, found $hits" "$ILOG"
+((hits == 21)) || pmc_die "expected 21 statements of $CALLS calls that all hit, found $hits" "$ILOG"
 
 # Syscalls per call (strace -c -f on postgres --single, no valgrind): the
 # same statements at CALLS and 2 x CALLS calls, the difference / CALLS, so
@@ -203,6 +231,14 @@ done
 	tail -n +2 "$CSV" | awk -F, '
 		function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
 		{ printf "| %s | %s | %s | %s | %.2fx |\n", $1, $2, th($3), th($4), $3 / $4 }'
+	echo
+	echo "mc_cached hits against mc_get hits of the same key (the query and its arguments given, read only on a miss):"
+	echo
+	echo "| hit | protocol | mc_get | mc_cached | ratio |"
+	echo "|---|---|---:|---:|---:|"
+	tail -n +2 "$CCSV" | awk -F, '
+		function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+		{ printf "| %s | %s | %s | %s | %.3fx |\n", $1, $2, th($3), th($4), $4 / $3 }'
 	echo
 	echo "Syscalls per call (strace -c -f on postgres --single, ($((CALLS * 2)) calls - $CALLS calls) / $CALLS):"
 	echo

@@ -76,6 +76,18 @@ pmc_init_materialized_srf(FunctionCallInfo fcinfo)
 }
 #endif
 
+/*
+ * Parameters whose types the parser infers, as PREPARE without types does
+ * (lease.c): renamed in PostgreSQL 15.
+ */
+#if PG_VERSION_NUM >= 150000
+#define pmc_parse_variable_parameters(pstate, types, n) \
+	setup_parse_variable_parameters((pstate), (types), (n))
+#else
+#define pmc_parse_variable_parameters(pstate, types, n) \
+	parse_variable_parameters((pstate), (types), (n))
+#endif
+
 /* pg_ltoa and pg_lltoa return the length since PostgreSQL 14 */
 #if PG_VERSION_NUM >= 140000
 #define pmc_ltoa(value, buf) pg_ltoa((value), (buf))
@@ -113,6 +125,32 @@ __attribute__((weak)) PGDLLEXPORT void
 heap_datum_check(HeapTupleHeader tup, TupleDesc tupleDesc)
 {
 }
+#endif
+
+/*
+ * A logical decoding message: PostgreSQL 17 added the flush argument (a
+ * transactional message is flushed with its commit record anyway).
+ */
+#if PG_VERSION_NUM >= 170000
+#define pmc_log_logical_message(prefix, data, size, transactional) \
+	LogLogicalMessage((prefix), (data), (size), (transactional), false)
+#else
+#define pmc_log_logical_message(prefix, data, size, transactional) \
+	LogLogicalMessage((prefix), (data), (size), (transactional))
+#endif
+
+/* The WAL flushed so far: PostgreSQL 15 added the timeline argument */
+#if PG_VERSION_NUM >= 150000
+#define pmc_flush_rec_ptr() GetFlushRecPtr(NULL)
+#else
+#define pmc_flush_rec_ptr() GetFlushRecPtr()
+#endif
+
+/* A decoded transaction's commit time: PostgreSQL 15 moved it into a union */
+#if PG_VERSION_NUM >= 150000
+#define pmc_txn_commit_time(txn) ((txn)->xact_time.commit_time)
+#else
+#define pmc_txn_commit_time(txn) ((txn)->commit_time)
 #endif
 
 /*

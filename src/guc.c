@@ -40,6 +40,7 @@
 #include <ctype.h>
 
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #if PG_VERSION_NUM >= 150000
@@ -58,7 +59,11 @@ char	   *pmc_namespace = NULL;
 char	   *pmc_password_file = NULL;
 int			pmc_on_error = PMC_ON_ERROR_ERROR;
 int			pmc_invalidation_hold = 0;
+int			pmc_lease_wait = 500;
 int			pmc_cluster_stats_max = 5000;
+bool		pmc_invalidation_log = false;
+char	   *pmc_invalidation_log_databases = NULL;
+int			pmc_invalidation_log_max_age = 0;
 uint64		pmc_settings_generation = 1;
 
 static char *servers_string = NULL;
@@ -650,6 +655,24 @@ inspect_placeholder(const char *name)
 #endif
 }
 
+/*
+ * pylibmc_pg.invalidation_log: the logical messages it writes need
+ * wal_level = logical (fixed at server start).
+ */
+static bool
+check_invalidation_log(bool *newval, void **extra, GucSource source)
+{
+	if (*newval && wal_level < WAL_LEVEL_LOGICAL)
+	{
+		GUC_check_errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE);
+		GUC_check_errmsg("pylibmc_pg.invalidation_log requires wal_level = logical");
+		GUC_check_errdetail("wal_level is \"%s\".", GetConfigOption("wal_level", false, false));
+		GUC_check_errhint("Set wal_level = logical in postgresql.conf and restart the server.");
+		return false;
+	}
+	return true;
+}
+
 void
 pmc_define_gucs(void)
 {
@@ -744,6 +767,23 @@ pmc_define_gucs(void)
 							NULL, NULL, NULL);
 
 	/*
+	 * Milliseconds mc_cached waits for another session's lease to be
+	 * filled before it runs its query without filling (lease.c).  Any
+	 * role: it only bounds a wait of the caller's own.  The default covers
+	 * a typical cached query with room to spare, and bounds what a filler
+	 * that failed costs the others: at most this much, per call, until its
+	 * lease expires.
+	 */
+	DefineCustomIntVariable("pylibmc_pg.lease_wait",
+							"Milliseconds mc_cached waits for another session's lease to be filled (0: no wait).",
+							"After the wait, the query runs without filling the cache.",
+							&pmc_lease_wait,
+							500, 0, 60 * 1000,
+							PGC_USERSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	/*
 	 * The cluster-wide counters' table size (cluster_stats.c reads it), as
 	 * pg_stat_statements.max: fixed at server start, so it exists only
 	 * when the library is preloaded (PostgreSQL allows no PGC_POSTMASTER
@@ -758,6 +798,38 @@ pmc_define_gucs(void)
 								PGC_POSTMASTER,
 								0,
 								NULL, NULL, NULL);
+
+	/*
+	 * The invalidation log (inval_log.c): superusers (and ALTER DATABASE)
+	 * turn it on, since what it writes costs WAL and holds the slot's WAL
+	 * back until it is replayed.
+	 */
+	DefineCustomBoolVariable("pylibmc_pg.invalidation_log",
+							 "Also writes the keys queued for deletion at commit into the WAL, for the replay worker.",
+							 "Requires wal_level = logical.  The keys are replayed by the background worker of each database named in pylibmc_pg.invalidation_log_databases.",
+							 &pmc_invalidation_log,
+							 false,
+							 PGC_SUSET,
+							 0,
+							 check_invalidation_log, NULL, NULL);
+	DefineCustomIntVariable("pylibmc_pg.invalidation_log_max_age",
+							"Age of an undelivered invalidation after which the replay worker gives it up (0: never).",
+							"Each key given up on is counted in mc_invalidation_log and logged.",
+							&pmc_invalidation_log_max_age,
+							0, 0, PG_INT32_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+	/* the replay workers are registered at server start (inval_replay.c) */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomStringVariable("pylibmc_pg.invalidation_log_databases",
+								   "Databases whose invalidation log a background worker replays (comma-separated).",
+								   NULL,
+								   &pmc_invalidation_log_databases,
+								   "",
+								   PGC_POSTMASTER,
+								   GUC_LIST_INPUT,
+								   NULL, NULL, NULL);
 
 	defining_gucs = false;
 	placeholder_set_by_superuser = true;

@@ -53,6 +53,10 @@
  *	  file is closed, the log and hash table are emptied (or freed).
  *	- PREPARE TRANSACTION with keys pending: ERROR (a prepared transaction
  *	  may commit in another session, long after ours ends).
+ *	- Before the commit record (XACT_EVENT_PRE_COMMIT), with
+ *	  pylibmc_pg.invalidation_log on: the queue, final now, is written into
+ *	  the WAL in the runs it will be sent in (inval_log.c); after the send,
+ *	  whether every key was acknowledged is recorded there too.
  *	- COMMIT: XACT_EVENT_COMMIT (after the commit record) only takes the
  *	  queue aside.  The keys are sent from a resource-release callback in
  *	  phase RESOURCE_RELEASE_AFTER_LOCKS of the top transaction, that is
@@ -492,10 +496,14 @@ close_file(PendingQueue *q)
 	PG_END_TRY();
 }
 
-/* Hand records to the sender in runs of one configuration */
+/*
+ * Hand records in runs of one configuration to the sender, or to the
+ * invalidation log (inval_log.c), which writes them in the same runs.
+ */
 typedef struct SendBuffer
 {
-	PmcInvalSend *send;
+	PmcInvalSend *send;			/* the sender's, or */
+	PmcInvalLog *log;			/* the log's */
 	int			config;
 	int			n;
 	const char *keys[SEND_CHUNK_KEYS];
@@ -505,7 +513,9 @@ typedef struct SendBuffer
 static void
 flush_records(SendBuffer *sb)
 {
-	if (sb->n > 0)
+	if (sb->n > 0 && sb->log != NULL)
+		pmc_inval_log_keys(sb->log, sb->config, sb->keys, sb->lens, sb->n);
+	else if (sb->n > 0)
 		pmc_inval_send_keys(sb->send, sb->config, sb->keys, sb->lens, sb->n);
 	sb->n = 0;
 }
@@ -536,9 +546,45 @@ send_records(SendBuffer *sb, const char *buf, uint32 len, long *nrecords)
 }
 
 /*
- * The spilled records, read back in pieces.  Never raises an ERROR: the
- * transaction has committed.  A failed read is a WARNING; the keys not
- * read count as failed.
+ * The spilled records, read back in pieces and handed over; ERROR when the
+ * file cannot be read.  *nsent: the records handed over so far.
+ */
+static void
+read_spilled(PendingQueue *q, SendBuffer *sb, char *buf, volatile long *nsent)
+{
+	uint64		offset = 0;
+	uint32		have = 0;
+	long		n = 0;
+
+	while (offset < q->spilled)
+	{
+		size_t		want = Min((uint64) (READ_CHUNK_BYTES - have), q->spilled - offset);
+		ssize_t		got = FileRead(q->file, buf + have, want, (off_t) offset,
+								   WAIT_EVENT_BUFFILE_READ);
+		uint32		used;
+
+		if (got < 0)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the temporary file: %m")));
+		if ((size_t) got != want)
+			ereport(ERROR,
+					(errcode_for_file_access(),
+					 errmsg("could not read the temporary file: read only %zd of %zu bytes",
+							got, want)));
+		offset += got;
+		have += (uint32) got;
+		used = send_records(sb, buf, have, &n);
+		*nsent = n;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+}
+
+/*
+ * The spilled records, sent.  Never raises an ERROR: the transaction has
+ * committed.  A failed read is a WARNING; the keys not read count as
+ * failed.
  */
 static void
 send_spilled(PendingQueue *q, SendBuffer *sb)
@@ -549,37 +595,11 @@ send_spilled(PendingQueue *q, SendBuffer *sb)
 
 	PG_TRY();
 	{
-		uint64		offset = 0;
-		uint32		have = 0;
-		long		n = 0;
-
 		if (buf == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("out of memory")));
-		while (offset < q->spilled)
-		{
-			size_t		want = Min((uint64) (READ_CHUNK_BYTES - have), q->spilled - offset);
-			ssize_t		got = FileRead(q->file, buf + have, want, (off_t) offset,
-									   WAIT_EVENT_BUFFILE_READ);
-			uint32		used;
-
-			if (got < 0)
-				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not read the temporary file: %m")));
-			if ((size_t) got != want)
-				ereport(ERROR,
-						(errcode_for_file_access(),
-						 errmsg("could not read the temporary file: read only %zd of %zu bytes",
-								got, want)));
-			offset += got;
-			have += (uint32) got;
-			used = send_records(sb, buf, have, &n);
-			nsent = n;
-			memmove(buf, buf + used, have - used);
-			have -= used;
-		}
+		read_spilled(q, sb, buf, &nsent);
 	}
 	PG_CATCH();
 	{
@@ -604,6 +624,35 @@ send_spilled(PendingQueue *q, SendBuffer *sb)
 }
 
 /*
+ * Before the commit record (XACT_EVENT_PRE_COMMIT): write the queue into
+ * the WAL (inval_log.c), in the order and runs it will be sent in.  The
+ * queue is final here: its aborted savepoints are cut, its duplicates
+ * dropped.  An ERROR aborts the transaction, as it should: its keys could
+ * not be made safe.
+ */
+static void
+log_pending(PendingQueue *q)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(q->cxt);
+	SendBuffer *sb = palloc0(sizeof(SendBuffer));
+	long		n = 0;
+
+	sb->log = pmc_inval_log_begin(pmc_invalidation_hold);
+	if (q->have_file && q->nspilled > 0)
+	{
+		volatile long nsent = 0;
+		char	   *buf = palloc(READ_CHUNK_BYTES);
+
+		read_spilled(q, sb, buf, &nsent);
+		pfree(buf);
+	}
+	(void) send_records(sb, q->log, q->loglen, &n);
+	pmc_inval_log_end(sb->log);
+	pfree(sb);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * After the commit, with the locks released: send the queue (the file's
  * records, then those in memory).  Never raises an ERROR (inval_send.c
  * warns); the queue is gone afterwards whatever happened.
@@ -621,6 +670,7 @@ send_committed(void)
 	sb = palloc_extended(sizeof(SendBuffer), MCXT_ALLOC_NO_OOM);
 	if (sb == NULL)
 	{
+		pmc_inval_log_sent(false);
 		ereport(WARNING,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not send the %ld deletes queued by mc_delete_on_commit: out of memory",
@@ -629,12 +679,17 @@ send_committed(void)
 	}
 	else
 	{
+		bool		delivered;
+
 		sb->send = pmc_inval_send_begin(pmc_invalidation_hold);
+		sb->log = NULL;
 		sb->n = 0;
 		if (q->have_file && q->nspilled > 0)
 			send_spilled(q, sb);
 		(void) send_records(sb, q->log, q->loglen, &n);
-		pmc_inval_send_end(sb->send);
+		delivered = pmc_inval_send_end(sb->send);
+		/* the replay worker skips it, or sends it again */
+		pmc_inval_log_sent(delivered);
 	}
 	close_file(q);
 	keep_buffers(q);
@@ -671,6 +726,10 @@ invalidation_xact_callback(XactEvent event, void *arg)
 								   pending_count()),
 						 errhint("Commit without two-phase commit, or delete the keys after COMMIT PREPARED.")));
 			break;
+		case XACT_EVENT_PRE_COMMIT:
+			if (pending_count() > 0 && pmc_inval_log_wanted())
+				log_pending(pending);
+			break;
 		case XACT_EVENT_COMMIT:
 			/* sent once the locks are released: invalidation_release_callback */
 			committed = pending;
@@ -682,6 +741,7 @@ invalidation_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
+			pmc_inval_log_abort();
 			discard(pending);
 			discard(committed);
 			pending = NULL;

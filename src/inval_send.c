@@ -69,6 +69,7 @@
 #include "keys.h"
 #include "settings.h"
 #include "stats.h"
+#include "value.h"
 
 /* ASCII batches are flushed every this many keys */
 #define PMC_BATCH_KEYS			1000
@@ -82,17 +83,15 @@
  */
 #define PMC_CONFIG_CACHE		1
 
-/* the tombstone: what pylibmc's pickle.dumps(None) writes, flag 1 */
-#define PMC_TOMBSTONE			"N."
-#define PMC_TOMBSTONE_LEN		2
-#define PMC_TOMBSTONE_FLAGS		1
-
 typedef struct BatchConfig
 {
 	char	   *signature;		/* the settings (client.c's signature), in
 								 * TopMemoryContext */
 	uint64		generation;		/* pmc_settings_generation it last matched */
 	char	   *namespace;		/* for messages */
+	char	   *servers;		/* the settings' text, for the log */
+	char	   *behaviors;
+	bool		servers_by_role;	/* pmc_servers_chosen_by_role() then */
 	bool		binary;
 	bool		udp;
 	memcached_st *acked;		/* ordinary client */
@@ -106,6 +105,9 @@ static int	nconfigs = 0;		/* allocated slots */
 static uint64 use_clock = 0;
 static int	last_config = -1;	/* the one pmc_inval_config() returned last */
 static bool exit_registered = false;
+
+/* the first failure of the last send that was not delivered, for the log */
+static char last_failure[256] = "";
 
 /* ---------- the configuration cache ---------- */
 
@@ -138,6 +140,8 @@ free_config(int i)
 		memcached_free(c->quiet);
 	pfree(c->signature);
 	pfree(c->namespace);
+	pfree(c->servers);
+	pfree(c->behaviors);
 	pfree(c);
 	configs[i] = NULL;
 	if (last_config == i)
@@ -267,12 +271,35 @@ pmc_inval_config(void)
 	c->signature = pstrdup(signature);
 	c->generation = pmc_settings_generation;
 	c->namespace = pstrdup(pmc_namespace ? pmc_namespace : "");
+	c->servers = pstrdup(GetConfigOption("pylibmc_pg.servers", false, false));
+	c->behaviors = pstrdup(GetConfigOption("pylibmc_pg.behaviors", false, false));
+	c->servers_by_role = pmc_servers_chosen_by_role();
 	MemoryContextSwitchTo(old);
 	c->pinned = true;
 	c->last_used = ++use_clock;
 	configs[slot] = c;
 	last_config = slot;
 	return slot;
+}
+
+/*
+ * What the invalidation log writes of a configuration: where and how its
+ * keys go, never a credential.  The strings stay valid while the entry is
+ * pinned.
+ */
+void
+pmc_inval_config_describe(int config, PmcInvalDesc *desc)
+{
+	BatchConfig *c;
+
+	Assert(config >= 0 && config < nconfigs && configs[config] != NULL);
+	c = configs[config];
+	desc->servers = c->servers;
+	desc->behaviors = c->behaviors;
+	desc->namespace = c->namespace;
+	desc->binary = c->binary;
+	desc->udp = c->udp;
+	desc->servers_by_role = c->servers_by_role;
 }
 
 /* The transaction is over: its configurations may be evicted again */
@@ -349,6 +376,8 @@ struct PmcInvalSend
 {
 	MemoryContext cxt;
 	int			hold;
+	bool		lost;			/* keys were lost before they were handed
+								 * over, or a configuration failed */
 	int			nstates;		/* nconfigs when the send began */
 	SendState **states;			/* by configuration, created on first use */
 };
@@ -744,6 +773,7 @@ pmc_inval_send_begin(int hold)
 		send->cxt = cxt;
 		send->hold = hold;
 		send->nstates = nconfigs;
+		last_failure[0] = '\0';
 		send->states = MemoryContextAllocZero(cxt, Max(nconfigs, 1) * sizeof(SendState *));
 	}
 	PG_CATCH();
@@ -827,7 +857,15 @@ pmc_inval_send_keys(PmcInvalSend *send, int config, const char *const *keys,
 void
 pmc_inval_send_lost(PmcInvalSend *send, long n)
 {
+	if (send != NULL)
+		send->lost = true;
 	count_lost(NULL, n);
+}
+
+const char *
+pmc_inval_send_last_failure(void)
+{
+	return last_failure;
 }
 
 static void
@@ -841,10 +879,13 @@ report_failures(SendState *st)
 		nfailed += st->failed[s];
 	if (nfailed == 0 && st->first_server < 0)
 		return;
-	if (pmc_rc_is_server_failure(st->first_rc) && pmc_on_error == PMC_ON_ERROR_IGNORE)
-		return;
 	server = server_name(st->first_mc, st->first_server);
 	reason = memcached_strerror(st->first_mc, st->first_rc);
+	snprintf(last_failure, sizeof(last_failure),
+			 "could not delete %ld of %ld keys: memcached server %s: %s",
+			 nfailed, st->total, server, reason);
+	if (pmc_rc_is_server_failure(st->first_rc) && pmc_on_error == PMC_ON_ERROR_IGNORE)
+		return;
 	ereport(WARNING,
 			(errcode(pmc_rc_is_server_failure(st->first_rc) ?
 					 ERRCODE_CONNECTION_FAILURE : ERRCODE_EXTERNAL_ROUTINE_EXCEPTION),
@@ -883,18 +924,47 @@ end_state(PmcInvalSend *send, SendState *st)
 	MemoryContextSwitchTo(oldcxt);
 }
 
+/* Was every key of this configuration's part acknowledged by its server? */
+static bool
+state_delivered(SendState *st)
+{
+	if (st->broken || st->first_server >= 0 || st->config->udp)
+		return false;
+	for (uint32_t s = 0; s < st->nservers; s++)
+		if (st->failed[s] > 0 || st->unacked[s] > 0)
+			return false;
+	return true;
+}
+
 /*
  * End the send: the barrier of each configuration, then its WARNING if
  * some keys were not deleted.  Never raises an ERROR; the send's memory is
- * freed.
+ * freed.  Returns true when every key was acknowledged by every server it
+ * went to (over UDP nothing is: false); false too when there was no send.
  */
-void
+bool
 pmc_inval_send_end(PmcInvalSend *send)
 {
+	bool		delivered;
+
 	if (send == NULL)
-		return;
+		return false;
+	delivered = !send->lost;
 	for (int i = 0; i < send->nstates; i++)
-		if (send->states[i] != NULL && send->states[i] != SEND_STATE_FAILED)
+	{
+		if (send->states[i] == SEND_STATE_FAILED)
+			delivered = false;
+		else if (send->states[i] != NULL)
+		{
 			end_state(send, send->states[i]);
+			if (!state_delivered(send->states[i]))
+				delivered = false;
+		}
+	}
+	if (delivered)
+		last_failure[0] = '\0';
+	else if (last_failure[0] == '\0')
+		snprintf(last_failure, sizeof(last_failure), "some keys could not be sent");
 	MemoryContextDelete(send->cxt);
+	return delivered;
 }

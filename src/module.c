@@ -15,12 +15,14 @@
 
 #include "client.h"
 #include "inval.h"
+#include "replay.h"
 #include "settings.h"
 #include "stats.h"
 
 PMC_MODULE_MAGIC;
 
 void		_PG_init(void);
+PGDLLEXPORT void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 void
 _PG_init(void)
@@ -34,4 +36,13 @@ _PG_init(void)
 
 	pmc_invalidation_init();
 	pmc_cluster_stats_init();
+	/* preloaded: the invalidation log's shared memory and workers */
+	pmc_replay_init();
+}
+
+/* The logical decoding output plugin "pylibmc_pg" (inval_replay.c) */
+void
+_PG_output_plugin_init(OutputPluginCallbacks *cb)
+{
+	pmc_replay_plugin_init(cb);
 }

@@ -2,7 +2,7 @@
  *
  * operations.h
  *	  The SQL functions, one file per family: reads.c, writes.c,
- *	  counters.c, multi.c, admin.c; what one family lends another
+ *	  counters.c, multi.c, admin.c, lease.c; what one family lends another
  *	  (src/README: layers).
  *
  *-------------------------------------------------------------------------
@@ -17,6 +17,23 @@
 
 /* largest key + value we send over UDP (one datagram, below 64 KB) */
 #define PMC_MAX_UDP_VALUE	60000
+
+/*
+ * One value as read.  data points into the client's result buffer: valid
+ * until the next request.
+ */
+typedef struct PmcRawValue
+{
+	const char *data;
+	size_t		len;
+	uint32_t	flags;
+	uint64_t	cas;
+	bool		found;
+} PmcRawValue;
+
+/* reads.c: one key into the client's result buffer */
+extern bool pmc_read_one(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+						 PmcRawValue *raw, bool cas);
 
 /* reads.c: does the key hold a pickled None (a tombstone, a lease marker)? */
 extern PmcOutcome pmc_key_holds_none(memcached_st *mc, const char *verb, const char *key,

@@ -29,18 +29,7 @@ PG_FUNCTION_INFO_V1(pylibmc_pg_get);
 PG_FUNCTION_INFO_V1(pylibmc_pg_gets);
 PG_FUNCTION_INFO_V1(pylibmc_pg_get_raw);
 
-/*
- * One value as read.  data points into the client's result buffer: valid
- * until the next request.
- */
-typedef struct RawValue
-{
-	const char *data;
-	size_t		len;
-	uint32_t	flags;
-	uint64_t	cas;
-	bool		found;
-} RawValue;
+typedef PmcRawValue RawValue;
 
 typedef struct ReadArgs
 {
@@ -133,6 +122,8 @@ fetch_one_getk(memcached_st *mc, ReadArgs *a)
 		raw->data = value;
 		raw->len = len;
 		raw->flags = flags;
+		/* a binary reply always carries the item's cas in its header */
+		raw->cas = memcached_result_cas(reply);
 		raw->found = true;
 	}
 	else if (rc != MEMCACHED_NOTFOUND ||
@@ -144,8 +135,9 @@ fetch_one_getk(memcached_st *mc, ReadArgs *a)
 }
 
 /*
- * One key's value: GETK in binary (no token wanted), else a multi-get of
- * one key, with CAS parsing on around it when a token is wanted.
+ * One key's value: GETK in binary (its reply's header has the cas token
+ * too), else a multi-get of one key, with CAS parsing on around it when a
+ * token is wanted.
  */
 static memcached_return_t
 fetch_one(memcached_st *mc, void *arg)
@@ -153,12 +145,10 @@ fetch_one(memcached_st *mc, void *arg)
 	ReadArgs   *a = (ReadArgs *) arg;
 	memcached_return_t rc;
 
+	if (pmc_binary)
+		return fetch_one_getk(mc, a);	/* with its cas, one packet */
 	if (!a->cas)
-	{
-		if (pmc_binary)
-			return fetch_one_getk(mc, a);
 		return fetch_one_reply(mc, a);
-	}
 	pmc_client_set_cas(mc, true);
 	rc = fetch_one_reply(mc, a);
 	pmc_client_set_cas(mc, false);
@@ -166,17 +156,20 @@ fetch_one(memcached_st *mc, void *arg)
 }
 
 /*
- * Read one key into the client's result buffer.  Returns false on a miss
- * or on a failure that on_error turns into a miss.
+ * Read one key into the client's result buffer, counted under op (a get;
+ * PMC_NUM_OPS: not counted).  Returns false on a miss or on a failure that
+ * on_error turns into a miss.  The caller releases the value
+ * (pmc_client_release_value()) once it has decoded it.
  */
-static bool
-read_one(memcached_st *mc, const char *key, size_t keylen, RawValue *raw, bool cas)
+bool
+pmc_read_one(memcached_st *mc, PmcOp op, const char *key, size_t keylen,
+			 PmcRawValue *raw, bool cas)
 {
 	PmcExchange x;
 	ReadArgs	a = {key, keylen, raw, &x, cas};
 
 	memset(raw, 0, sizeof(*raw));
-	pmc_exchange_init(&x, mc, PMC_OP_GET, "get", key, keylen);
+	pmc_exchange_init(&x, mc, op, "get", key, keylen);
 	x.retry_safe = true;
 	if (pmc_exchange(&x, fetch_one, &a) != PMC_HIT)
 	{
@@ -259,7 +252,7 @@ pylibmc_pg_get(PG_FUNCTION_ARGS)
 	key = pmc_key_into(PG_GETARG_TEXT_PP(0), keybuf, &keylen);
 	pmc_forbid_udp("mc_get");
 	mc = pmc_client_for_key(key, keylen);
-	if (!read_one(mc, key, keylen, &raw, false))
+	if (!pmc_read_one(mc, PMC_OP_GET, key, keylen, &raw, false))
 		PG_RETURN_NULL();
 	result = decode_raw(&raw, typid, key, keylen, &isnull);
 	pmc_client_release_value();
@@ -300,7 +293,7 @@ pylibmc_pg_gets(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("mc_gets requires the cas behavior"),
 				 errhint("Remove \"cas=false\" from pylibmc_pg.behaviors.")));
-	if (read_one(mc, key, keylen, &raw, true))
+	if (pmc_read_one(mc, PMC_OP_GET, key, keylen, &raw, true))
 	{
 		uint64_t	cas = raw.cas;
 
@@ -342,7 +335,7 @@ pylibmc_pg_get_raw(PG_FUNCTION_ARGS)
 	key = pmc_key_from_text(PG_GETARG_TEXT_PP(0), &keylen);
 	pmc_forbid_udp("mc_get_raw");
 	mc = pmc_client_for_key(key, keylen);
-	if (read_one(mc, key, keylen, &raw, false))
+	if (pmc_read_one(mc, PMC_OP_GET, key, keylen, &raw, false))
 	{
 		bytea	   *b;
 

@@ -36,8 +36,14 @@ extern char *pmc_password;
 extern char *pmc_namespace;
 extern int	pmc_on_error;
 extern int	pmc_invalidation_hold;	/* seconds; 0: delete */
+extern int	pmc_lease_wait;		/* ms mc_cached waits for another's lease */
 extern char *pmc_password_file;
 extern int	pmc_cluster_stats_max;	/* pylibmc_pg.cluster_stats_max */
+
+/* the invalidation log (inval_log.c, inval_replay.c) */
+extern bool pmc_invalidation_log;	/* pylibmc_pg.invalidation_log */
+extern char *pmc_invalidation_log_databases;	/* read at server start */
+extern int	pmc_invalidation_log_max_age;	/* seconds; 0: never give up */
 
 /*
  * Bumped by every assign hook of a setting the client is built from (never

@@ -31,6 +31,10 @@ typedef enum PmcOp
 	PMC_OP_FLUSH,
 	PMC_OP_STATS,
 	PMC_OP_INVALIDATE,
+	PMC_OP_LEASE,				/* mc_lease's claim: hit claimed, miss the key exists */
+	PMC_OP_FILL,				/* mc_fill's cas: hit stored, miss the lease was broken */
+	PMC_OP_FILL_WRITTEN,		/* fills refused: the transaction has written */
+	PMC_OP_FILL_ISOLATION,		/* fills refused: REPEATABLE READ or SERIALIZABLE */
 	PMC_NUM_OPS
 } PmcOp;
 
@@ -47,7 +51,8 @@ pmc_op_name(PmcOp op)
 {
 	static const char *const names[PMC_NUM_OPS] = {
 		"get", "get_multi", "set", "add", "replace", "append", "prepend", "cas",
-		"delete", "touch", "incr", "decr", "flush_all", "stats", "delete_on_commit"
+		"delete", "touch", "incr", "decr", "flush_all", "stats", "delete_on_commit",
+		"lease", "fill", "fill_refused_written", "fill_refused_isolation"
 	};
 
 	return names[op];

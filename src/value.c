@@ -324,6 +324,22 @@ pmc_value_is_none_pickle(const char *data, size_t len, uint32_t flags)
 	return len == 2 && data[0] == 'N' && data[1] == '.';
 }
 
+/* The hold's tombstone: exactly "N.", flags 1 */
+bool
+pmc_value_is_tombstone(const char *data, size_t len, uint32_t flags)
+{
+	return flags == PMC_TOMBSTONE_FLAGS && data != NULL &&
+		len == PMC_TOMBSTONE_LEN && memcmp(data, PMC_TOMBSTONE, len) == 0;
+}
+
+/* A lease marker: any pickled None but the tombstone */
+bool
+pmc_value_is_lease(const char *data, size_t len, uint32_t flags)
+{
+	return pmc_value_is_none_pickle(data, len, flags) &&
+		!pmc_value_is_tombstone(data, len, flags);
+}
+
 bool
 pmc_integer_text(const char *data, size_t len, const char **digits, size_t *ndigits)
 {

@@ -29,6 +29,24 @@
 #define PMC_FLAG_JSON		(1 << 5)
 
 /*
+ * The two pickled Nones the extension writes, flags 1 (a pickle: a miss for
+ * mc_get and for pylibmc's get()):
+ *   - the invalidation hold's tombstone: "N.", pickle protocol 0, what
+ *     pylibmc's pickle.dumps(None) writes for a protocol below 2;
+ *   - the lease marker of mc_lease: "\x80\x02N.", protocol 2.  Any pickle of
+ *     None other than "N." is a lease, so pylibmc's add(key, None) (its
+ *     highest protocol, "\x80\x05N." on Python 3.8+) claims a key too.
+ * pmc_value_is_none_pickle() is true for both; the two helpers below tell
+ * them apart.
+ */
+#define PMC_TOMBSTONE			"N."
+#define PMC_TOMBSTONE_LEN		2
+#define PMC_TOMBSTONE_FLAGS		PMC_FLAG_PICKLE
+#define PMC_LEASE_MARKER		"\x80\x02N."
+#define PMC_LEASE_MARKER_LEN	4
+#define PMC_LEASE_MARKER_FLAGS	PMC_FLAG_PICKLE
+
+/*
  * Largest value we inflate: PostgreSQL's largest datum, MaxAllocSize less a
  * varlena header (a varlena's length field has 30 bits).
  */
@@ -63,6 +81,8 @@ extern size_t pmc_deflate(const char *in, size_t len, int level,
 						  char *out, size_t cap);
 extern bool pmc_all_digits(const char *s, size_t len);
 extern bool pmc_value_is_none_pickle(const char *data, size_t len, uint32_t flags);
+extern bool pmc_value_is_tombstone(const char *data, size_t len, uint32_t flags);
+extern bool pmc_value_is_lease(const char *data, size_t len, uint32_t flags);
 extern bool pmc_integer_text(const char *data, size_t len,
 							 const char **digits, size_t *ndigits);
 

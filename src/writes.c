@@ -123,7 +123,10 @@ send_store(memcached_st *mc, void *arg)
 		case PMC_OP_PREPEND:
 			return memcached_prepend(mc, key, keylen, v->data, v->len, 0, v->flags);
 		case PMC_OP_CAS:
+		case PMC_OP_FILL:
 			return memcached_cas(mc, key, keylen, v->data, v->len, a->ttl, v->flags, a->cas);
+		case PMC_OP_LEASE:
+			return memcached_add(mc, key, keylen, v->data, v->len, a->ttl, v->flags);
 		default:
 			return MEMCACHED_NOT_SUPPORTED;
 	}

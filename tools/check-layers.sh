@@ -18,7 +18,7 @@ set -euo pipefail
 SRC=${1:-"$(cd "$(dirname "${BASH_SOURCE[0]}")/../src" && pwd)"}
 
 # the layers, bottom first (src/README's picture)
-LAYER_NAMES=(base guard settings client stats exchange keys codec operations invalidation module)
+LAYER_NAMES=(base guard settings client stats exchange keys codec operations invalidation replay module)
 
 declare -A LAYER=(
 	[compat.h]=0 [config.h]=0 [value.h]=0 [config.c]=0 [value.c]=0
@@ -29,9 +29,10 @@ declare -A LAYER=(
 	[exchange.h]=5 [exchange.c]=5
 	[keys.h]=6 [keys.c]=6
 	[codec.h]=7 [codec.c]=7
-	[operations.h]=8 [reads.c]=8 [writes.c]=8 [counters.c]=8 [multi.c]=8 [admin.c]=8
-	[inval.h]=9 [inval_queue.c]=9 [inval_send.c]=9 [inval_trigger.c]=9
-	[module.c]=10
+	[operations.h]=8 [reads.c]=8 [writes.c]=8 [counters.c]=8 [multi.c]=8 [admin.c]=8 [lease.c]=8
+	[inval.h]=9 [inval_queue.c]=9 [inval_send.c]=9 [inval_trigger.c]=9 [inval_log.c]=9
+	[replay.h]=10 [inval_replay.c]=10
+	[module.c]=11
 )
 
 bad=0

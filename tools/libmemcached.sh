@@ -138,7 +138,9 @@ cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=None \
 	-DCMAKE_INSTALL_PREFIX="$prefix" -DCMAKE_INSTALL_LIBDIR=lib >"$log" 2>&1 ||
 	die "cmake failed (see $log)"
 cmake --build "$work/build" -j "$(nproc)" >>"$log" 2>&1 || die "build failed (see $log)"
-cmake --install "$work/build" >>"$log" 2>&1 || die "install failed (see $log)"
+# without DESTDIR: `make install DESTDIR=...` (a package build) exports it,
+# and cmake --install would put the library under it instead of PREFIX
+env -u DESTDIR cmake --install "$work/build" >>"$log" 2>&1 || die "install failed (see $log)"
 rm -rf "$work"
 echo "$stamp_want" >"$prefix/.stamp"
 say "built"

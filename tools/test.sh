@@ -54,6 +54,7 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/bench/smoke.t]="compares with pgmemcache, which Debian builds for PostgreSQL 15 only"
 	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
 	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
+	[test/packaging/debian.t]="builds, installs and removes the Debian package for the system's PostgreSQL 15 (debian/pgversions)"
 )
 # And every Perl TAP file (test/t/*.pl), for now.
 PMC_PROVE_PG15_ONLY="PostgreSQL::Test::Cluster and pg_regress are the system's PostgreSQL 15 PGXS ones, and the nodes run 15's initdb and postgres: the other majors' servers are not wired in yet"

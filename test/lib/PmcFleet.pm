@@ -11,6 +11,7 @@
 #   $fleet->memcached('auth', sasl => 1);  # binary protocol, PLAIN, user
 #                                          # $PmcFleet::SASL_USER
 #   $mc->pause; $mc->resume;        # SIGSTOP, SIGCONT
+#   $mc->pause_stopped;             # SIGSTOP, and wait until it is stopped
 #   $mc->stop; $mc->restart;        # same port, arguments and environment
 #   $fleet->peer('liar', 'lying-value');          # test/lib/mcpeer.py MODE
 #   $fleet->spawn('proxy', [ 'nutcracker', ... ], ready => sub { ... });
@@ -356,6 +357,28 @@ sub await
 
 sub pause  { kill 'STOP', $_[0]{pid} if $_[0]->alive; return; }
 sub resume { kill 'CONT', $_[0]{pid} if $_[0]->alive; return; }
+
+# pause_stopped: pause, then wait (1 s at most) until every thread of the
+# process shows stopped in /proc: on a busy machine a running memcached
+# takes a while to stop, and a request sent at once may still be answered.
+# True once all are stopped.
+sub pause_stopped
+{
+	my ($self) = @_;
+	$self->pause;
+	for (1 .. 100)
+	{
+		my @st;
+		for my $f (glob("/proc/$self->{pid}/task/*/stat"))
+		{
+			open my $fh, '<', $f or next;
+			push @st, (split / /, scalar <$fh>)[2] // '';
+		}
+		return 1 if @st && !grep { $_ ne 'T' && $_ ne 't' } @st;
+		usleep(10_000);
+	}
+	return 0;
+}
 
 sub _signal_stop
 {

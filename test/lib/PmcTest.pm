@@ -7,6 +7,11 @@
 #   pmc_createdb($node, 'app');             # CREATE DATABASE + CREATE EXTENSION
 #   my $out = sql($node, 'app', [ 'SET x = 1', 'SELECT 2' ], user => 'r1');
 #   between($n, 1, 10, 'n is in range');
+#   my $s = pmc_session($node, 'app');      # one long-lived psql session
+#   my $v = $s->query('SELECT 1');          # what that SQL printed
+#   $s->quit;
+#   my $w = pmc_watch($node, 'app');        # an idle session, the log offset
+#   $w->still_up('label');                  # two checks: no crash, it answers
 #
 # The extension must already be installed into the PostgreSQL whose
 # binaries are first in PATH (tools/test.sh does both).
@@ -23,7 +28,7 @@ use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 
-our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms);
+our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms pmc_session pmc_watch);
 
 # pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
 # postgresql.conf, started.
@@ -63,14 +68,24 @@ sub _psql_cmd
 # stdout and stderr together, in order, without the trailing newlines.
 # Options: user (default postgres), verbose (SQLSTATEs in messages), quiet
 # (default 1: psql -q), env (a hash of environment variables, PGOPTIONS),
-# stdin (text fed to psql, for scripts without -c).
+# stdin (text fed to psql, for scripts without -c), timeout (seconds: psql
+# is killed after them, and what it printed so far is returned).
 sub sql
 {
 	my ($node, $db, $stmts, %opt) = @_;
 	my $out = '';
 	local %ENV = (%ENV, %{ $opt{env} // {} });
-	IPC::Run::run([ _psql_cmd($node, $db, $stmts, %opt) ],
+	my @cmd = ([ _psql_cmd($node, $db, $stmts, %opt) ],
 		'<', \($opt{stdin} // ''), '>&', \$out);
+	if ($opt{timeout})
+	{
+		my $h = IPC::Run::start(@cmd, IPC::Run::timeout($opt{timeout}));
+		eval { $h->finish; 1 } or $h->kill_kill;
+	}
+	else
+	{
+		IPC::Run::run(@cmd);
+	}
 	$out =~ s/\n+\z//;
 	return $out;
 }
@@ -104,6 +119,89 @@ sub between
 
 sub now_ms { return int(Time::HiRes::time() * 1000) }
 
+# pmc_session NODE, DB, %opt: one long-lived psql session (psql -X -q -At,
+# ON_ERROR_STOP off, stdout and stderr in one stream, in order), for tests
+# that need one backend across steps or a transaction left open while other
+# sessions act.  Options: user, env, verbose (as for sql).  Methods:
+#   $s->query(SQL [, TIMEOUT_S])  run SQL (statements and meta-commands; a
+#                                 missing final semicolon is added unless
+#                                 the last line is a meta-command), return
+#                                 what it printed (undef after TIMEOUT_S
+#                                 seconds, default 30, with the output so
+#                                 far in $s->{partial})
+#   $s->send(SQL); $s->wait([TIMEOUT_S])   the same in two steps
+#   $s->quit                      \q, and wait for psql to exit
+# The session also ends when the suite ends (IPC::Run kills it).
+sub pmc_session
+{
+	my ($node, $db, %opt) = @_;
+	my $s = { in => '', out => '', seq => 0 };
+	local %ENV = (%ENV, %{ $opt{env} // {} });
+	my @cmd = ('psql', '-X', '-q', '-At', '-v', 'ON_ERROR_STOP=0',
+		'-h', $node->host, '-p', $node->port,
+		'-U', $opt{user} // 'postgres', '-d', $db);
+	push @cmd, '-v', 'VERBOSITY=verbose' if $opt{verbose};
+	$s->{run} = IPC::Run::start(\@cmd, '<', \$s->{in}, '>&', \$s->{out});
+	return bless $s, 'PmcTest::Session';
+}
+
+# pmc_watch NODE, DB: a watch over a node that the test tries to crash: an
+# idle session (its backend pid), the postmaster's start time and the
+# server log's size, now.  Methods:
+#   $w->still_up(LABEL)   two checks: no backend crashed, no allocator
+#                         complaint reached the server log and the postmaster
+#                         did not restart since the last call; and the idle
+#                         session is still connected and answers (a new one
+#                         is started if not, so that the next checks stand
+#                         on their own)
+#   $w->{sess}            the idle session; $w->{start} the start time
+sub pmc_watch
+{
+	my ($node, $db) = @_;
+	my $w = { node => $node, db => $db };
+	$w->{start}  = sql($node, $db, ['SELECT pg_postmaster_start_time()']);
+	$w->{logoff} = -s $node->logfile;
+	$w->{sess}   = pmc_session($node, $db);
+	$w->{pid}    = $w->{sess}->query('SELECT pg_backend_pid()');
+	return bless $w, 'PmcTest::Watch';
+}
+
+package PmcTest::Watch;
+
+use Test::More;
+
+sub still_up
+{
+	my ($self, $label) = @_;
+	my ($node, $db) = @$self{qw(node db)};
+	# wait (30 s) until the node accepts connections
+	for (1 .. 300)
+	{
+		last if PmcTest::sql($node, $db, ['SELECT 1']) eq '1';
+		Time::HiRes::usleep(100_000);
+	}
+	my $log = substr(PostgreSQL::Test::Utils::slurp_file($node->logfile), $self->{logoff});
+	my $crashes = () = $log =~
+	  /terminated by signal|was terminated by exception|server process .* exited with exit code/g;
+	my $heap = () = $log =~ /free\(\)|corrupted|double free|stack smashing/g;
+	my $now  = PmcTest::sql($node, $db, ['SELECT pg_postmaster_start_time()']);
+	ok($crashes == 0 && $heap == 0 && $now eq $self->{start},
+		"$label: no backend crashed, no heap complaint, the postmaster did not restart")
+	  or diag("crash lines: $crashes; heap lines: $heap; postmaster start time $self->{start} -> $now\n"
+		  . join("\n", grep { /terminated|abort|assert|free\(\)|corrupted|smashing/i } split /\n/, $log));
+	my $pid = $self->{sess}->query('SELECT pg_backend_pid()', 10);
+	is($pid, $self->{pid}, "$label: the idle session is still connected and answers");
+	if (($pid // '') ne $self->{pid})
+	{
+		$self->{sess}->quit;
+		$self->{sess} = PmcTest::pmc_session($node, $db);
+		$self->{pid}  = $self->{sess}->query('SELECT pg_backend_pid()');
+	}
+	$self->{logoff} = -s $node->logfile;
+	$self->{start}  = $now;
+	return;
+}
+
 package PmcTest::Background;
 
 # finish: wait for the session; its output, and when it ended (ms).
@@ -118,5 +216,57 @@ sub finish
 
 # pump: let IPC::Run read what the session wrote so far.
 sub pump { $_[0]{run}->pump_nb; return; }
+
+package PmcTest::Session;
+
+sub send
+{
+	my ($self, $sql) = @_;
+	$self->{seq}++;
+	# a statement left without its semicolon would wait in psql's buffer
+	# (a last line that is a meta-command, \i FILE, needs none)
+	$sql .= ';' unless $sql =~ /;\s*\z/ || $sql =~ /^\\[^\n]*\z/m;
+	$self->{in} .= "$sql\n\\echo __sess_done_$self->{seq}__\n";
+	$self->{run}->pump_nb;
+	return;
+}
+
+sub wait
+{
+	my ($self, $limit) = @_;
+	my $marker   = "__sess_done_$self->{seq}__";
+	my $deadline = Time::HiRes::time() + ($limit // 30);
+	while (1)
+	{
+		if ($self->{out} =~ /^\Q$marker\E\n/m)
+		{
+			my $got = substr($self->{out}, 0, $-[0]);
+			$self->{out} = substr($self->{out}, $+[0]);
+			$got =~ s/\n\z//;
+			return $got;
+		}
+		last if Time::HiRes::time() > $deadline || !$self->{run}->pumpable;
+		$self->{run}->pump_nb;
+		Time::HiRes::usleep(5_000);
+	}
+	($self->{partial} = $self->{out}) =~ s/\n\z//;
+	return undef;
+}
+
+sub query
+{
+	my ($self, $sql, $limit) = @_;
+	$self->send($sql);
+	return $self->wait($limit);
+}
+
+sub quit
+{
+	my ($self) = @_;
+	return unless $self->{run}->pumpable;
+	$self->{in} .= "\\q\n";
+	eval { $self->{run}->finish; 1 } or $self->{run}->kill_kill;
+	return;
+}
 
 1;

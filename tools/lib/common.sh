@@ -32,7 +32,8 @@ PMC_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 \
 postgresql-contrib libmemcached-dev libmemcached-tools memcached zlib1g-dev libdeflate-dev \
 libsasl2-dev libsasl2-modules sasl2-bin python3 python3-pylibmc \
 postgresql-15-pgmemcache libipc-run-perl clang valgrind gnuplot-nox \
-netcat-openbsd procps iproute2 libclang-rt-14-dev nutcracker cmake bison flex libssl-dev"
+netcat-openbsd procps iproute2 libclang-rt-14-dev nutcracker cmake bison flex libssl-dev \
+prometheus-postgres-exporter stunnel4 openssl tcpdump debhelper postgresql-server-dev-all lintian"
 
 # The system's PostgreSQL 15. tools/test.sh --pg N points PG_BINDIR and
 # PMC_PG_CONFIG at another major (tools/lib/pgversions.sh); the tests it runs

@@ -1,0 +1,700 @@
+/*-------------------------------------------------------------------------
+ *
+ * inval_replay.c
+ *	  Replaying the invalidation log (inval_log.c): the logical decoding
+ *	  output plugin "pylibmc_pg", the background worker of each database
+ *	  named in pylibmc_pg.invalidation_log_databases, and the
+ *	  mc_invalidation_log view's function.
+ *
+ * The output plugin passes on only the messages of prefix pylibmc_pg, as
+ * binary rows: 'M' and the message's content, then, at the transaction's
+ * commit, 'C' and its commit time (a TimestampTz).  Transactions without
+ * a message give no row.  Decoding hands them over in commit order, and
+ * only those that committed: a rolled-back transaction, or savepoint,
+ * wrote nothing the worker sees (the messages are written at
+ * XACT_EVENT_PRE_COMMIT, from the queue as it is then).
+ *
+ * The worker of database D keeps the slot pylibmc_pg_<D's oid> with this
+ * plugin.  In each round it reads the slot (by SPI: peek, so nothing is
+ * consumed), and for each transaction in commit order:
+ *	- its committing backend delivered it (inval_log.c's record): counted,
+ *	  not sent again;
+ *	- its committing backend is still sending it: the round stops there
+ *	  and waits for it (the backend sets the worker's latch when done);
+ *	- otherwise (failed, or not recorded: after a crash, a full record)
+ *	  it sends each message's keys through the commit-time sender
+ *	  (inval_send.c), with the message's configuration set in this
+ *	  process (servers, behaviors, protocol; no namespace, the keys carry
+ *	  it; the server's own credentials, none for servers a role chose).
+ * The slot is advanced past a transaction only once every key of it was
+ * acknowledged, so the WAL is kept while a server cannot be reached: the
+ * worker retries with a backoff (PMC_REPLAY_BACKOFF_*).  Delivery is at
+ * least once.  A transaction older than pylibmc_pg.invalidation_log_max_age
+ * that still cannot be delivered is given up: its keys are counted and
+ * logged, and the slot moves on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "replication/logical.h"
+#include "replication/output_plugin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/pg_lsn.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+#include "utils/varlena.h"
+
+#include "inval.h"
+#include "replay.h"
+#include "settings.h"
+
+PG_FUNCTION_INFO_V1(pylibmc_pg_invalidation_log);
+
+/* rows read from the slot in one round, at most (whole transactions) */
+#define PMC_REPLAY_ROWS			10000
+/* waits: idle, and the backoff while a server cannot be reached */
+#define PMC_REPLAY_IDLE_MS		1000
+#define PMC_REPLAY_BACKOFF_MIN_MS	100
+#define PMC_REPLAY_BACKOFF_MAX_MS	1000
+/* a transaction whose backend is still sending: look again after */
+#define PMC_REPLAY_SENDING_MS	50
+
+/* ---------- the output plugin ---------- */
+
+/*
+ * The plugin's state (ctx->output_plugin_private): did the transaction
+ * being decoded have a message of ours?  Transactions are decoded one at
+ * a time (no streaming callbacks).
+ */
+typedef struct PluginState
+{
+	bool		had_message;
+} PluginState;
+
+static void
+plugin_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt, bool is_init)
+{
+	ListCell   *lc;
+
+	ctx->output_plugin_private = MemoryContextAllocZero(ctx->context, sizeof(PluginState));
+
+	foreach(lc, ctx->output_plugin_options)
+	{
+		DefElem    *elem = lfirst(lc);
+
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" is unknown to the pylibmc_pg output plugin", elem->defname)));
+	}
+	opt->output_type = OUTPUT_PLUGIN_BINARY_OUTPUT;
+	opt->receive_rewrites = false;
+}
+
+static void
+plugin_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
+{
+	/* no row: a transaction without messages gives none */
+	((PluginState *) ctx->output_plugin_private)->had_message = false;
+}
+
+static void
+plugin_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			  Relation relation, ReorderBufferChange *change)
+{
+	/* rows are not ours to replay */
+}
+
+static void
+plugin_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
+			   XLogRecPtr message_lsn, bool transactional, const char *prefix,
+			   Size message_size, const char *message)
+{
+	if (!transactional || strcmp(prefix, PMC_INVAL_LOG_PREFIX) != 0)
+		return;
+	OutputPluginPrepareWrite(ctx, true);
+	appendStringInfoChar(ctx->out, 'M');
+	appendBinaryStringInfo(ctx->out, message, message_size);
+	OutputPluginWrite(ctx, true);
+	((PluginState *) ctx->output_plugin_private)->had_message = true;
+}
+
+static void
+plugin_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, XLogRecPtr commit_lsn)
+{
+	TimestampTz when = pmc_txn_commit_time(txn);
+	PluginState *state = ctx->output_plugin_private;
+
+	if (!state->had_message)
+		return;
+	state->had_message = false;
+	OutputPluginPrepareWrite(ctx, true);
+	appendStringInfoChar(ctx->out, 'C');
+	appendBinaryStringInfo(ctx->out, (const char *) &when, sizeof(when));
+	OutputPluginWrite(ctx, true);
+}
+
+void
+pmc_replay_plugin_init(OutputPluginCallbacks *cb)
+{
+	cb->startup_cb = plugin_startup;
+	cb->begin_cb = plugin_begin;
+	cb->change_cb = plugin_change;
+	cb->commit_cb = plugin_commit;
+	cb->message_cb = plugin_message;
+}
+
+/* ---------- registration (postmaster) ---------- */
+
+void
+pmc_replay_init(void)
+{
+	char	   *list;
+	List	   *names = NIL;
+	ListCell   *lc;
+	int			i = 0;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	list = pstrdup(pmc_invalidation_log_databases ? pmc_invalidation_log_databases : "");
+	if (!SplitIdentifierString(list, ',', &names))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid list syntax in pylibmc_pg.invalidation_log_databases")));
+	if (list_length(names) > PMC_REPLAY_MAX_DATABASES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("pylibmc_pg.invalidation_log_databases names %d databases, at most %d are served",
+						list_length(names), PMC_REPLAY_MAX_DATABASES)));
+	pmc_inval_log_shmem_init(list_length(names));
+	foreach(lc, names)
+	{
+		const char *name = lfirst(lc);
+		BackgroundWorker worker;
+
+		pmc_inval_log_set_database(i, name);
+		memset(&worker, 0, sizeof(worker));
+		worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+		worker.bgw_restart_time = 5;
+		snprintf(worker.bgw_library_name, BGW_MAXLEN, "pylibmc_pg");
+		snprintf(worker.bgw_function_name, BGW_MAXLEN, "pylibmc_pg_replay_main");
+		snprintf(worker.bgw_name, BGW_MAXLEN, "pylibmc_pg invalidation replay for %s", name);
+		snprintf(worker.bgw_type, BGW_MAXLEN, "pylibmc_pg invalidation replay");
+		worker.bgw_main_arg = Int32GetDatum(i);
+		snprintf(worker.bgw_extra, BGW_EXTRALEN, "%s", name);
+		RegisterBackgroundWorker(&worker);
+		i++;
+	}
+}
+
+/* ---------- the worker ---------- */
+
+static int	my_index = -1;
+static char my_slot[NAMEDATALEN];
+
+/* one transaction read from the slot */
+typedef struct ReplayTxn
+{
+	TransactionId xid;
+	XLogRecPtr	end_lsn;		/* the lsn of its commit row */
+	TimestampTz commit_time;
+	List	   *messages;		/* of bytea (copied) */
+} ReplayTxn;
+
+static void
+replay_exit(int code, Datum arg)
+{
+	pmc_inval_log_worker_stopped(my_index);
+}
+
+/* The slot exists, or is created */
+static void
+ensure_slot(void)
+{
+	Oid			argtypes[1] = {NAMEOID};
+	Datum		values[1];
+	int			rc;
+
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = CStringGetDatum(my_slot);
+	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+							   1, argtypes, values, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not look up replication slot \"%s\"", my_slot);
+	if (SPI_processed == 0)
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+		CommitTransactionCommand();
+		/* creating a logical slot waits for the running transactions */
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		rc = SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pylibmc_pg')",
+								   1, argtypes, values, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not create replication slot \"%s\"", my_slot);
+		ereport(LOG,
+				(errmsg("pylibmc_pg: created logical replication slot \"%s\" for the invalidation log of database \"%s\"",
+						my_slot, get_database_name(MyDatabaseId))));
+		PopActiveSnapshot();
+		SPI_finish();
+	}
+	else
+	{
+		PopActiveSnapshot();
+		SPI_finish();
+	}
+	CommitTransactionCommand();
+}
+
+/*
+ * Read up to PMC_REPLAY_ROWS rows from the slot, as transactions, into
+ * cxt.  *end: the WAL position up to which everything was read (every
+ * transaction that committed before it and has messages is in the list),
+ * or InvalidXLogRecPtr when the read stopped at the row limit.
+ */
+static List *
+read_slot(MemoryContext cxt, XLogRecPtr *end)
+{
+	Oid			argtypes[2] = {NAMEOID, INT4OID};
+	Datum		values[2];
+	List	   *txns = NIL;
+	ReplayTxn  *cur = NULL;
+	XLogRecPtr	before;
+	int			rc;
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	/* everything that committed before this is in what peek reads */
+	before = pmc_flush_rec_ptr();
+	values[0] = CStringGetDatum(my_slot);
+	values[1] = Int32GetDatum(PMC_REPLAY_ROWS);
+	rc = SPI_execute_with_args("SELECT lsn, xid, data FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, NULL, $2)",
+							   2, argtypes, values, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read replication slot \"%s\"", my_slot);
+	*end = (SPI_processed < PMC_REPLAY_ROWS) ? before : InvalidXLogRecPtr;
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
+		XLogRecPtr	lsn = DatumGetLSN(SPI_getbinval(tup, desc, 1, &isnull));
+		TransactionId xid = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
+		bytea	   *data = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
+		const char *p = VARDATA_ANY(data);
+		Size		len = VARSIZE_ANY_EXHDR(data);
+		MemoryContext old;
+
+		if (len < 1)
+			continue;
+		old = MemoryContextSwitchTo(cxt);
+		if (cur == NULL || cur->xid != xid)
+		{
+			cur = palloc0(sizeof(ReplayTxn));
+			cur->xid = xid;
+		}
+		if (p[0] == 'M')
+		{
+			bytea	   *copy = palloc(VARHDRSZ + len - 1);
+
+			SET_VARSIZE(copy, VARHDRSZ + len - 1);
+			memcpy(VARDATA(copy), p + 1, len - 1);
+			cur->messages = lappend(cur->messages, copy);
+		}
+		else if (p[0] == 'C' && len >= 1 + sizeof(TimestampTz))
+		{
+			memcpy(&cur->commit_time, p + 1, sizeof(TimestampTz));
+			cur->end_lsn = lsn;
+			txns = lappend(txns, cur);
+			cur = NULL;
+		}
+		MemoryContextSwitchTo(old);
+	}
+	PopActiveSnapshot();
+	SPI_finish();
+	return txns;
+}
+
+/* Confirm the slot up to lsn */
+static void
+advance_slot(XLogRecPtr lsn)
+{
+	Oid			argtypes[2] = {NAMEOID, LSNOID};
+	Datum		values[2];
+	int			rc;
+
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	values[0] = CStringGetDatum(my_slot);
+	values[1] = LSNGetDatum(lsn);
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_replication_slot_advance($1, $2)",
+							   2, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not advance replication slot \"%s\"", my_slot);
+	PopActiveSnapshot();
+	SPI_finish();
+}
+
+/* The message's configuration, set in this process (no namespace: applied) */
+static void
+apply_config(const PmcInvalLogMessage *msg)
+{
+	SetConfigOption("pylibmc_pg.servers", msg->servers, PGC_SUSET, PGC_S_OVERRIDE);
+	/*
+	 * The worker has its own backoff: libmemcached's retry_timeout would
+	 * refuse a server for seconds after it came back.
+	 */
+	SetConfigOption("pylibmc_pg.behaviors",
+					msg->behaviors[0] ? psprintf("%s, retry_timeout=0", msg->behaviors) :
+					"retry_timeout=0",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("pylibmc_pg.binary_protocol", msg->binary ? "on" : "off",
+					PGC_SUSET, PGC_S_OVERRIDE);
+	SetConfigOption("pylibmc_pg.namespace", "", PGC_SUSET, PGC_S_OVERRIDE);
+	/* the server's own username, except for servers a role chose */
+	if (msg->servers_by_role)
+		SetConfigOption("pylibmc_pg.username", "", PGC_SUSET, PGC_S_OVERRIDE);
+	else
+		SetConfigOption("pylibmc_pg.username", GetConfigOptionResetString("pylibmc_pg.username"),
+						PGC_SUSET, PGC_S_OVERRIDE);
+}
+
+/*
+ * The message's configuration as a number of the sender's cache; -1 (and
+ * error set) when it is refused (a bad stored value): not sent, retried.
+ */
+static int
+prepare_config(const PmcInvalLogMessage *msg, char *error, size_t errlen)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+	volatile int config = -1;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(oldcxt);
+	PG_TRY();
+	{
+		apply_config(msg);
+		config = pmc_inval_config();
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		snprintf(error, errlen, "%s", edata->message);
+		FreeErrorData(edata);
+		config = -1;
+	}
+	PG_END_TRY();
+	return config;
+}
+
+/*
+ * Send one transaction's keys; true when every key was acknowledged.
+ * *error: the first failure's description.
+ */
+static bool
+send_txn(ReplayTxn *t, long *nkeys, char *error, size_t errlen)
+{
+	bool		delivered = true;
+	ListCell   *lc;
+
+	*nkeys = 0;
+	foreach(lc, t->messages)
+	{
+		bytea	   *m = lfirst(lc);
+		PmcInvalLogMessage msg;
+		PmcInvalSend *send;
+		int			config;
+
+		if (!pmc_inval_log_parse(VARDATA(m), VARSIZE(m) - VARHDRSZ, &msg))
+		{
+			ereport(WARNING,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("pylibmc_pg: skipping an unreadable invalidation log message of transaction %u", t->xid)));
+			continue;
+		}
+		*nkeys += msg.nkeys;
+		config = prepare_config(&msg, error, errlen);
+		if (config < 0)
+		{
+			delivered = false;
+			continue;
+		}
+		send = pmc_inval_send_begin(msg.hold);
+		for (int i = 0; i < msg.nkeys; i += 1000)
+			pmc_inval_send_keys(send, config, msg.keys + i, msg.lens + i,
+								Min(1000, msg.nkeys - i));
+		if (!pmc_inval_send_end(send))
+		{
+			if (delivered)
+				snprintf(error, errlen, "%s", pmc_inval_send_last_failure());
+			delivered = false;
+		}
+	}
+	pmc_inval_unpin_all();
+	return delivered;
+}
+
+static long
+txn_keys(ReplayTxn *t)
+{
+	long		n = 0;
+	ListCell   *lc;
+
+	foreach(lc, t->messages)
+	{
+		bytea	   *m = lfirst(lc);
+		PmcInvalLogMessage msg;
+
+		if (pmc_inval_log_parse(VARDATA(m), VARSIZE(m) - VARHDRSZ, &msg))
+			n += msg.nkeys;
+	}
+	return n;
+}
+
+typedef enum RoundResult
+{
+	ROUND_IDLE,					/* all read was replayed */
+	ROUND_MORE,					/* more to read at once */
+	ROUND_WAIT_SENDING,			/* a backend is still sending */
+	ROUND_FAILED				/* a server could not be reached */
+} RoundResult;
+
+/* One round: read, replay in commit order, confirm what was replayed */
+static RoundResult
+replay_round(MemoryContext cxt)
+{
+	XLogRecPtr	end;
+	XLogRecPtr	confirm = InvalidXLogRecPtr;
+	List	   *txns;
+	ListCell   *lc;
+	RoundResult result = ROUND_IDLE;
+	PmcReplayStats delta;
+	bool		set_error = false;
+
+	memset(&delta, 0, sizeof(delta));
+	StartTransactionCommand();
+	txns = read_slot(cxt, &end);
+	foreach(lc, txns)
+	{
+		ReplayTxn  *t = lfirst(lc);
+		PmcDelivery d = pmc_inval_log_delivery(t->xid);
+		long		n;
+		char		error[256] = "";
+
+		if (d == PMC_DELIVERY_SENDING)
+		{
+			result = ROUND_WAIT_SENDING;
+			break;
+		}
+		if (d == PMC_DELIVERY_DELIVERED)
+		{
+			delta.keys_delivered += txn_keys(t);
+		}
+		else if (send_txn(t, &n, error, sizeof(error)))
+			delta.keys_resent += n;
+		else
+		{
+			TimestampTz now = GetCurrentTimestamp();
+
+			snprintf(delta.last_error, sizeof(delta.last_error), "%s", error);
+			delta.last_error_time = now;
+			set_error = true;
+			if (pmc_invalidation_log_max_age > 0 &&
+				TimestampDifferenceExceeds(t->commit_time, now,
+										   pmc_invalidation_log_max_age * 1000))
+			{
+				/* older than pylibmc_pg.invalidation_log_max_age: given up */
+				delta.keys_given_up += n;
+				ereport(WARNING,
+						(errmsg("pylibmc_pg: gave up %ld invalidations of transaction %u, committed at %s",
+								n, t->xid, timestamptz_to_str(t->commit_time)),
+						 errdetail("They are older than pylibmc_pg.invalidation_log_max_age; the last failure: %s.",
+								   error)));
+			}
+			else
+			{
+				delta.oldest_undelivered = t->commit_time;
+				result = ROUND_FAILED;
+				break;
+			}
+		}
+		delta.transactions++;
+		pmc_inval_log_forget(t->xid);
+		confirm = t->end_lsn;
+	}
+
+	/*
+	 * Everything read was replayed: confirm up to where the read went (no
+	 * transaction with messages committed before it unread).
+	 */
+	if (result == ROUND_IDLE)
+	{
+		if (end == InvalidXLogRecPtr)
+			result = ROUND_MORE;
+		else if (end > confirm)
+			confirm = end;
+	}
+	if (confirm != InvalidXLogRecPtr)
+	{
+		advance_slot(confirm);
+		delta.confirmed_lsn = confirm;
+	}
+	CommitTransactionCommand();
+	pmc_inval_log_update(my_index, &delta, set_error, result != ROUND_WAIT_SENDING);
+	MemoryContextReset(cxt);
+	return result;
+}
+
+/*
+ * An ERROR escaping a round (reading or confirming the slot failed): shown
+ * in the view's last_error before the worker exits (and is restarted).
+ */
+static void
+record_error(void)
+{
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	ErrorData  *edata = CopyErrorData();
+	PmcReplayStats delta;
+
+	MemoryContextSwitchTo(old);
+	memset(&delta, 0, sizeof(delta));
+	snprintf(delta.last_error, sizeof(delta.last_error), "%s", edata->message);
+	delta.last_error_time = GetCurrentTimestamp();
+	pmc_inval_log_update(my_index, &delta, true, false);
+	FreeErrorData(edata);
+}
+
+void
+pylibmc_pg_replay_main(Datum main_arg)
+{
+	char		dbname[NAMEDATALEN];
+	MemoryContext cxt;
+	long		backoff = PMC_REPLAY_BACKOFF_MIN_MS;
+
+	my_index = DatumGetInt32(main_arg);
+	snprintf(dbname, NAMEDATALEN, "%s", MyBgworkerEntry->bgw_extra);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
+
+	snprintf(my_slot, sizeof(my_slot), "pylibmc_pg_%u", MyDatabaseId);
+	ensure_slot();
+
+	/*
+	 * Each read of the slot logs "starting logical decoding" at LOG: once
+	 * a second when idle.  This process logs its warnings and errors only.
+	 */
+	SetConfigOption("log_min_messages", "warning", PGC_SUSET, PGC_S_OVERRIDE);
+	pmc_inval_log_worker_started(my_index, MyDatabaseId, my_slot);
+	before_shmem_exit(replay_exit, (Datum) 0);
+
+	cxt = AllocSetContextCreate(TopMemoryContext, "pylibmc_pg replay",
+								ALLOCSET_DEFAULT_SIZES);
+	for (;;)
+	{
+		RoundResult r;
+		long		wait;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		PG_TRY();
+		{
+			r = replay_round(cxt);
+		}
+		PG_CATCH();
+		{
+			record_error();
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		if (r == ROUND_MORE)
+			continue;
+		if (r == ROUND_FAILED)
+		{
+			wait = backoff;
+			backoff = Min(backoff * 2, PMC_REPLAY_BACKOFF_MAX_MS);
+		}
+		else
+		{
+			backoff = PMC_REPLAY_BACKOFF_MIN_MS;
+			wait = (r == ROUND_WAIT_SENDING) ? PMC_REPLAY_SENDING_MS : PMC_REPLAY_IDLE_MS;
+		}
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 wait, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* ---------- mc_invalidation_log ---------- */
+
+Datum
+pylibmc_pg_invalidation_log(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	PmcReplayStats s;
+
+	pmc_init_materialized_srf(fcinfo);
+	for (int i = 0; pmc_inval_log_snapshot(i, &s); i++)
+	{
+		Datum		values[11];
+		bool		nulls[11];
+
+		memset(nulls, 0, sizeof(nulls));
+		values[0] = CStringGetTextDatum(s.dbname);
+		values[1] = CStringGetTextDatum(s.slot[0] ? s.slot : "");
+		nulls[1] = (s.slot[0] == '\0');
+		values[2] = Int32GetDatum(s.pid);
+		nulls[2] = (s.pid == 0);
+		values[3] = LSNGetDatum(s.confirmed_lsn);
+		nulls[3] = (s.confirmed_lsn == InvalidXLogRecPtr);
+		values[4] = TimestampTzGetDatum(s.oldest_undelivered);
+		nulls[4] = (s.oldest_undelivered == 0);
+		values[5] = Int64GetDatum(s.transactions);
+		values[6] = Int64GetDatum(s.keys_delivered);
+		values[7] = Int64GetDatum(s.keys_resent);
+		values[8] = Int64GetDatum(s.keys_given_up);
+		values[9] = CStringGetTextDatum(s.last_error);
+		nulls[9] = (s.last_error_time == 0);
+		values[10] = TimestampTzGetDatum(s.last_error_time);
+		nulls[10] = (s.last_error_time == 0);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,134 @@
+# test/t/071_wal_max_age.pl: the replay worker gives up what is older than
+# pylibmc_pg.invalidation_log_max_age, and shows its own SQL errors.
+#
+# One node with wal_level = logical, the library preloaded and a replay
+# worker for the database 'postgres'; one memcached, SIGSTOPped so that
+# nothing can be delivered:
+#   - a transaction older than the max age is given up: its keys are counted
+#     in keys_given_up (exactly), the server log names them, the slot is
+#     confirmed past it, and its keys stay stale once memcached is back;
+#   - a younger transaction, committed after the give-up, is kept and
+#     delivered once memcached is back;
+#   - the worker's slot dropped under it: the error of reading it is the
+#     view's last_error, and the worker comes back with a new slot.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use PmcFleet;
+use PmcTest;
+
+my $fleet = PmcFleet->new;
+my $mc    = $fleet->memcached('age');
+my $MC    = $mc->addr;
+my $DB    = 'postgres';
+my $AGE   = 3;
+my $node  = PostgreSQL::Test::Cluster->new('age');
+$node->init(extra => [ '-E', 'UTF8', '--locale=C.UTF-8' ]);
+$node->append_conf(
+	'postgresql.conf', join("\n",
+		"wal_level = logical",
+		"shared_preload_libraries = 'pylibmc_pg'",
+		"pylibmc_pg.servers = '$MC'",
+		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
+		"pylibmc_pg.on_error = 'warning'",
+		"pylibmc_pg.invalidation_log = on",
+		"pylibmc_pg.invalidation_log_databases = '$DB'",
+		"pylibmc_pg.invalidation_log_max_age = $AGE",
+		"log_statement = none"));
+$node->append_conf('postgresql.conf',
+	"output_plugin_libraries = 'pgoutput, test_decoding, pylibmc_pg'")
+  if `postgres --describe-config` =~ /^output_plugin_libraries\t/m;
+$node->start;
+$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+
+sub qdb { return sql($node, $DB, [@_]); }
+
+my $SLOT = 'pylibmc_pg_' . qdb("SELECT oid FROM pg_database WHERE datname = '$DB'");
+ok( $node->poll_query_until(
+		$DB, "SELECT pid IS NOT NULL AND slot_name = '$SLOT' FROM mc_invalidation_log"),
+	'the replay worker runs with its slot')
+  or BAIL_OUT('no replay worker: the rest would only time out');
+
+# ---- older than the max age: given up ----
+my @old   = map { "age:old:$_" } 1 .. 3;
+my @young = map { "age:young:$_" } 1 .. 2;
+qdb(map { "SELECT mc_set('$_', 'old')" } @old, @young);
+my $given0 = qdb('SELECT keys_given_up FROM mc_invalidation_log');
+my $logpos = -s $node->logfile;
+$mc->pause;
+my $out = sql(
+	$node, $DB,
+	[
+		'BEGIN', (map { "SELECT mc_delete_on_commit('$_')" } @old),
+		"SELECT 'before:' || pg_current_wal_insert_lsn()", 'COMMIT'
+	]);
+like($out, qr/WARNING:  could not delete 3 of 3 keys/, 'memcached stopped: the commit-time send fails');
+my ($old_lsn) = $out =~ /before:(\S+)/;
+my $slot_past = sub {
+	return qdb("SELECT confirmed_flush_lsn > '$_[0]' FROM pg_replication_slots WHERE slot_name = '$SLOT'");
+};
+is($slot_past->($old_lsn), 'f', 'the slot is not confirmed past the undelivered transaction');
+my $t0 = now_ms();
+ok($node->poll_query_until($DB, "SELECT keys_given_up > $given0 FROM mc_invalidation_log"),
+	'the worker gives the transaction up');
+my $waited = now_ms() - $t0;
+ok($waited >= ($AGE - 1) * 1000, "not before it is about $AGE s old") or diag("after $waited ms");
+is(qdb('SELECT keys_given_up FROM mc_invalidation_log') - $given0, 3,
+	'keys_given_up counts its 3 keys');
+my $log = slurp_file($node->logfile, $logpos);
+like($log, qr/WARNING:  pylibmc_pg: gave up 3 invalidations of transaction \d+, committed at /,
+	'the server log names the keys given up');
+like($log, qr/DETAIL:  They are older than pylibmc_pg.invalidation_log_max_age; the last failure: /,
+	'and why');
+ok($node->poll_query_until($DB, "SELECT confirmed_flush_lsn > '$old_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'"),
+	'the slot is confirmed past the transaction given up');
+
+# ---- younger: kept while memcached is stopped, then delivered ----
+$out = sql(
+	$node, $DB,
+	[
+		'BEGIN', (map { "SELECT mc_delete_on_commit('$_')" } @young),
+		"SELECT 'before:' || pg_current_wal_insert_lsn()", 'COMMIT'
+	]);
+my ($young_lsn) = $out =~ /before:(\S+)/;
+usleep(1_500_000);
+is($slot_past->($young_lsn), 'f',
+	'a younger transaction that cannot be delivered holds the slot');
+$mc->resume;
+ok( $node->poll_query_until(
+		$DB, "SELECT count(*) = 0 FROM mc_get_multi(ARRAY['" . join("','", @young) . "'])"),
+	'once memcached is back, the younger transaction is delivered');
+ok($node->poll_query_until($DB, "SELECT confirmed_flush_lsn > '$young_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'"),
+	'and the slot confirmed past it');
+is(qdb("SELECT string_agg(coalesce(mc_get(k), '<miss>'), ',') FROM unnest(ARRAY['" . join("','", @old) . "']) k"),
+	'old,old,old', 'the keys given up are not sent again');
+is(qdb('SELECT keys_given_up FROM mc_invalidation_log') - $given0, 3,
+	'keys_given_up: still the 3 keys');
+
+# ---- an SQL error in the worker: the view's last_error ----
+my $dropped = 0;
+for (1 .. 100)
+{
+	$out = sql($node, $DB, ["SELECT pg_drop_replication_slot('$SLOT')"]);
+	$dropped = 1, last if $out !~ /ERROR/;
+	usleep(20_000);
+}
+ok($dropped, 'the worker\'s slot is dropped under it') or diag($out);
+ok( $node->poll_query_until(
+		$DB, "SELECT last_error LIKE '%replication slot \"$SLOT\" does not exist%' AND last_error_time IS NOT NULL FROM mc_invalidation_log"),
+	'the error of reading the slot is the view\'s last_error')
+  or diag(qdb('SELECT last_error FROM mc_invalidation_log'));
+ok( $node->poll_query_until(
+		$DB, "SELECT pid IS NOT NULL FROM mc_invalidation_log WHERE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$SLOT')"),
+	'the worker comes back with a new slot');
+qdb("SELECT mc_set('age:after', 'old')");
+qdb("SELECT mc_delete_on_commit('age:after')");
+is(qdb("SELECT coalesce(mc_get('age:after'), '<miss>')"), '<miss>', 'and invalidations work on');
+
+$node->stop;
+$fleet->stop_all;
+done_testing();
