@@ -28,7 +28,7 @@ use Time::HiRes ();
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils ();
 
-our @EXPORT = qw(pmc_node pmc_createdb sql sql_start between now_ms pmc_session pmc_watch);
+our @EXPORT = qw(pmc_node pmc_output_plugin_conf pmc_createdb sql sql_start between now_ms pmc_session pmc_watch);
 
 # pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
 # postgresql.conf, started.
@@ -40,6 +40,16 @@ sub pmc_node
 	$node->append_conf('postgresql.conf', $conf) if defined $conf;
 	$node->start;
 	return $node;
+}
+
+# pmc_output_plugin_conf: the postgresql.conf line that lets this server
+# load the extension's output plugin: the minors that list the trusted
+# output plugins (output_plugin_libraries) load no other; empty elsewhere.
+sub pmc_output_plugin_conf
+{
+	return `postgres --describe-config` =~ /^output_plugin_libraries\t/m
+	  ? "output_plugin_libraries = 'pgoutput, test_decoding, pylibmc_pg'"
+	  : '';
 }
 
 # pmc_createdb NODE, DB: a database with the extension; dies (the suite

@@ -28,10 +28,7 @@ my $fleet = PmcFleet->new;
 my $mc    = $fleet->memcached('wal');
 my $MC    = $mc->addr;
 my $DB    = 'postgres';
-my $node  = PostgreSQL::Test::Cluster->new('wal');
-$node->init(extra => [ '-E', 'UTF8', '--locale=C.UTF-8' ]);
-$node->append_conf(
-	'postgresql.conf', join("\n",
+my $node  = pmc_node('wal', join("\n",
 		"wal_level = logical",
 		"shared_preload_libraries = 'pylibmc_pg'",
 		"pylibmc_pg.servers = '$MC'",
@@ -40,12 +37,8 @@ $node->append_conf(
 		"pylibmc_pg.invalidation_log = on",
 		"pylibmc_pg.invalidation_log_databases = '$DB'",
 		"log_statement = none",
-		"restart_after_crash = on"));
-# minors that list the trusted output plugins (output_plugin_libraries)
-$node->append_conf('postgresql.conf',
-	"output_plugin_libraries = 'pgoutput, test_decoding, pylibmc_pg'")
-  if `postgres --describe-config` =~ /^output_plugin_libraries\t/m;
-$node->start;
+		"restart_after_crash = on",
+		pmc_output_plugin_conf()));
 $node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
 
 sub qdb { return sql($node, $DB, [@_]); }

@@ -26,10 +26,7 @@ my $mc    = $fleet->memcached('age');
 my $MC    = $mc->addr;
 my $DB    = 'postgres';
 my $AGE   = 3;
-my $node  = PostgreSQL::Test::Cluster->new('age');
-$node->init(extra => [ '-E', 'UTF8', '--locale=C.UTF-8' ]);
-$node->append_conf(
-	'postgresql.conf', join("\n",
+my $node  = pmc_node('age', join("\n",
 		"wal_level = logical",
 		"shared_preload_libraries = 'pylibmc_pg'",
 		"pylibmc_pg.servers = '$MC'",
@@ -38,11 +35,8 @@ $node->append_conf(
 		"pylibmc_pg.invalidation_log = on",
 		"pylibmc_pg.invalidation_log_databases = '$DB'",
 		"pylibmc_pg.invalidation_log_max_age = $AGE",
-		"log_statement = none"));
-$node->append_conf('postgresql.conf',
-	"output_plugin_libraries = 'pgoutput, test_decoding, pylibmc_pg'")
-  if `postgres --describe-config` =~ /^output_plugin_libraries\t/m;
-$node->start;
+		"log_statement = none",
+		pmc_output_plugin_conf()));
 $node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
 
 sub qdb { return sql($node, $DB, [@_]); }
