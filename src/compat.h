@@ -146,6 +146,15 @@ heap_datum_check(HeapTupleHeader tup, TupleDesc tupleDesc)
 #define pmc_flush_rec_ptr() GetFlushRecPtr()
 #endif
 
+/* Acquiring a replication slot, erroring if it is in use (or invalid) */
+#if PG_VERSION_NUM >= 180000
+#define pmc_replication_slot_acquire(name) ReplicationSlotAcquire((name), true, true)
+#elif PG_VERSION_NUM >= 140000
+#define pmc_replication_slot_acquire(name) ReplicationSlotAcquire((name), true)
+#else
+#define pmc_replication_slot_acquire(name) ((void) ReplicationSlotAcquire((name), SAB_Error))
+#endif
+
 /* A decoded transaction's commit time: PostgreSQL 15 moved it into a union */
 #if PG_VERSION_NUM >= 150000
 #define pmc_txn_commit_time(txn) ((txn)->xact_time.commit_time)

@@ -15,8 +15,10 @@
  * XACT_EVENT_PRE_COMMIT, from the queue as it is then).
  *
  * The worker of database D keeps the slot pylibmc_pg_<D's oid> with this
- * plugin.  In each round it reads the slot (by SPI: peek, so nothing is
- * consumed), and for each transaction in commit order:
+ * plugin, acquires it for its life and decodes it as a walsender does
+ * (one decoding context, each WAL record decoded once).  In each round it
+ * decodes the WAL flushed since the last round, and for each decoded
+ * transaction in commit order:
  *	- its committing backend delivered it (inval_log.c's record): counted,
  *	  not sent again;
  *	- its committing backend is still sending it: the round stops there
@@ -26,7 +28,7 @@
  *	  (inval_send.c), with the message's configuration set in this
  *	  process (servers, behaviors, protocol; no namespace, the keys carry
  *	  it; the server's own credentials, none for servers a role chose).
- * The slot is advanced past a transaction only once every key of it was
+ * The slot is confirmed past a transaction only once every key of it was
  * acknowledged, so the WAL is kept while a server cannot be reached: the
  * worker retries with a backoff (PMC_REPLAY_BACKOFF_*).  Delivery is at
  * least once.  A transaction older than pylibmc_pg.invalidation_log_max_age
@@ -39,6 +41,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "access/xlogutils.h"
 #include "catalog/pg_type.h"
 #include "commands/dbcommands.h"
 #include "executor/spi.h"
@@ -47,13 +50,16 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "postmaster/interrupt.h"
+#include "replication/decode.h"
 #include "replication/logical.h"
 #include "replication/output_plugin.h"
+#include "replication/slot.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/pg_lsn.h"
 #include "utils/resowner.h"
@@ -61,14 +67,16 @@
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
 
+#include "compat.h"
 #include "inval.h"
 #include "replay.h"
 #include "settings.h"
 
 PG_FUNCTION_INFO_V1(pylibmc_pg_invalidation_log);
 
-/* rows read from the slot in one round, at most (whole transactions) */
-#define PMC_REPLAY_ROWS			10000
+/* decoded transactions waiting to be replayed, at most */
+#define PMC_REPLAY_MAX_TXNS		10000
+#define PMC_REPLAY_MAX_BYTES	(64 * 1024 * 1024)
 /* waits: idle, and the backoff while a server cannot be reached */
 #define PMC_REPLAY_IDLE_MS		1000
 #define PMC_REPLAY_BACKOFF_MIN_MS	100
@@ -209,14 +217,31 @@ pmc_replay_init(void)
 static int	my_index = -1;
 static char my_slot[NAMEDATALEN];
 
-/* one transaction read from the slot */
+/* one transaction decoded from the slot and not yet replayed */
 typedef struct ReplayTxn
 {
 	TransactionId xid;
-	XLogRecPtr	end_lsn;		/* the lsn of its commit row */
+	XLogRecPtr	end_lsn;		/* the end of its commit record */
 	TimestampTz commit_time;
 	List	   *messages;		/* of bytea (copied) */
 } ReplayTxn;
+
+/*
+ * The decoding, as a walsender's: the worker acquires its slot for life
+ * and keeps one decoding context from round to round, so each WAL record
+ * is decoded once.  The plugin's rows become transactions in pending (in
+ * commit order); a transaction leaves pending when it was replayed, and
+ * the slot is confirmed up to there.  pending is bounded: decoding pauses
+ * while it is full (a server down for long), and the slot keeps the WAL.
+ */
+static LogicalDecodingContext *decoding = NULL;
+static MemoryContext pending_cxt = NULL;
+static List *pending = NIL;
+static Size pending_bytes = 0;
+static ReplayTxn *collecting = NULL;	/* its commit row is still to come */
+/* confirmations are written to disk at most once a second */
+static TimestampTz slot_saved_at = 0;
+static bool slot_unsaved = false;
 
 static void
 replay_exit(int code, Datum arg)
@@ -224,136 +249,270 @@ replay_exit(int code, Datum arg)
 	pmc_inval_log_worker_stopped(my_index);
 }
 
-/* The slot exists, or is created */
+/*
+ * A slot the checkpointer invalidated (it held more WAL than
+ * max_slot_wal_keep_size) cannot be read again: what it held is lost.
+ * Said loudly (a WARNING, the view's last_error); then a new slot.
+ */
+static void
+report_lost_slot(void)
+{
+	PmcReplayStats delta;
+
+	memset(&delta, 0, sizeof(delta));
+	snprintf(delta.last_error, sizeof(delta.last_error),
+			 "replication slot \"%s\" was invalidated (max_slot_wal_keep_size): invalidations it had not replayed are lost",
+			 my_slot);
+	delta.last_error_time = GetCurrentTimestamp();
+	pmc_inval_log_update(my_index, &delta, true, false);
+	ereport(WARNING,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("pylibmc_pg: %s", delta.last_error),
+			 errhint("Cache entries those invalidations were for may be stale until they expire. Raise max_slot_wal_keep_size, or lower pylibmc_pg.invalidation_log_max_age.")));
+}
+
+/* The slot exists, usable, or is created */
 static void
 ensure_slot(void)
 {
 	Oid			argtypes[1] = {NAMEOID};
 	Datum		values[1];
+	bool		create;
 	int			rc;
 
 	StartTransactionCommand();
 	SPI_connect();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	values[0] = CStringGetDatum(my_slot);
-	rc = SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+	rc = SPI_execute_with_args("SELECT wal_status = 'lost' FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 							   1, argtypes, values, NULL, true, 1);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not look up replication slot \"%s\"", my_slot);
-	if (SPI_processed == 0)
+	create = (SPI_processed == 0);
+	if (!create)
 	{
-		PopActiveSnapshot();
-		SPI_finish();
-		CommitTransactionCommand();
-		/* creating a logical slot waits for the running transactions */
-		StartTransactionCommand();
-		SPI_connect();
-		PushActiveSnapshot(GetTransactionSnapshot());
-		rc = SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pylibmc_pg')",
-								   1, argtypes, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not create replication slot \"%s\"", my_slot);
-		ereport(LOG,
-				(errmsg("pylibmc_pg: created logical replication slot \"%s\" for the invalidation log of database \"%s\"",
-						my_slot, get_database_name(MyDatabaseId))));
-		PopActiveSnapshot();
-		SPI_finish();
+		bool		isnull;
+		bool		lost = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+		if (!isnull && lost)
+		{
+			report_lost_slot();
+			rc = SPI_execute_with_args("SELECT pg_catalog.pg_drop_replication_slot($1)",
+									   1, argtypes, values, NULL, false, 0);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "could not drop replication slot \"%s\"", my_slot);
+			create = true;
+		}
 	}
-	else
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+	if (!create)
+		return;
+
+	/* creating a logical slot waits for the running transactions */
+	StartTransactionCommand();
+	SPI_connect();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	rc = SPI_execute_with_args("SELECT pg_catalog.pg_create_logical_replication_slot($1, 'pylibmc_pg')",
+							   1, argtypes, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not create replication slot \"%s\"", my_slot);
+	ereport(LOG,
+			(errmsg("pylibmc_pg: created logical replication slot \"%s\" for the invalidation log of database \"%s\"",
+					my_slot, get_database_name(MyDatabaseId))));
+	PopActiveSnapshot();
+	SPI_finish();
+	CommitTransactionCommand();
+}
+
+/* The decoding's writer: each plugin row starts afresh */
+static void
+collect_prepare(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid,
+				bool last_write)
+{
+	resetStringInfo(ctx->out);
+}
+
+/*
+ * A row of the plugin (see the top of the file): 'M' rows gather in the
+ * transaction being collected, its 'C' row (lsn: the end of its commit
+ * record) puts it into pending.
+ */
+static void
+collect_row(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid,
+			bool last_write)
+{
+	const char *p = ctx->out->data;
+	Size		len = ctx->out->len;
+	MemoryContext old;
+
+	if (len < 1)
+		return;
+	old = MemoryContextSwitchTo(pending_cxt);
+	if (collecting == NULL || collecting->xid != xid)
 	{
-		PopActiveSnapshot();
-		SPI_finish();
+		collecting = palloc0(sizeof(ReplayTxn));
+		collecting->xid = xid;
 	}
+	if (p[0] == 'M')
+	{
+		bytea	   *copy = palloc(VARHDRSZ + len - 1);
+
+		SET_VARSIZE(copy, VARHDRSZ + len - 1);
+		memcpy(VARDATA(copy), p + 1, len - 1);
+		collecting->messages = lappend(collecting->messages, copy);
+		pending_bytes += VARHDRSZ + len;
+	}
+	else if (p[0] == 'C' && len >= 1 + sizeof(TimestampTz))
+	{
+		memcpy(&collecting->commit_time, p + 1, sizeof(TimestampTz));
+		collecting->end_lsn = lsn;
+		pending = lappend(pending, collecting);
+		collecting = NULL;
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/* The first pending transaction was replayed (or given up) */
+static void
+drop_first_pending(void)
+{
+	ReplayTxn  *t = linitial(pending);
+	ListCell   *lc;
+
+	foreach(lc, t->messages)
+		pending_bytes -= VARSIZE(lfirst(lc));
+	list_free_deep(t->messages);
+	pfree(t);
+	pending = list_delete_first(pending);
+	if (pending == NIL)
+	{
+		MemoryContextReset(pending_cxt);
+		pending_bytes = 0;
+	}
+}
+
+static bool
+pending_full(void)
+{
+	return list_length(pending) >= PMC_REPLAY_MAX_TXNS ||
+		pending_bytes >= PMC_REPLAY_MAX_BYTES;
+}
+
+/* Acquire the slot for the worker's life; decode from its restart point */
+static void
+start_decoding(void)
+{
+	MemoryContext old;
+
+	pending_cxt = AllocSetContextCreate(TopMemoryContext, "pylibmc_pg replay pending",
+										ALLOCSET_DEFAULT_SIZES);
+	StartTransactionCommand();
+	pmc_replication_slot_acquire(my_slot);
+	/* the context must outlive the transaction */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	decoding = CreateDecodingContext(InvalidXLogRecPtr, NIL, false,
+									 XL_ROUTINE(.page_read = read_local_xlog_page,
+												.segment_open = wal_segment_open,
+												.segment_close = wal_segment_close),
+									 collect_prepare, collect_row, NULL);
+	XLogBeginRead(decoding->reader, MyReplicationSlot->data.restart_lsn);
+	MemoryContextSwitchTo(old);
 	CommitTransactionCommand();
 }
 
 /*
- * Read up to PMC_REPLAY_ROWS rows from the slot, as transactions, into
- * cxt.  *end: the WAL position up to which everything was read (every
- * transaction that committed before it and has messages is in the list),
- * or InvalidXLogRecPtr when the read stopped at the row limit.
+ * Decode the WAL flushed so far, from where the last call stopped, into
+ * pending (in a transaction: decoding reads the catalogs).  *upto: where
+ * it stopped.  True when it got to the end, false when pending filled up.
  */
-static List *
-read_slot(MemoryContext cxt, XLogRecPtr *end)
+static bool
+decode_available(XLogRecPtr *upto)
 {
-	Oid			argtypes[2] = {NAMEOID, INT4OID};
-	Datum		values[2];
-	List	   *txns = NIL;
-	ReplayTxn  *cur = NULL;
-	XLogRecPtr	before;
-	int			rc;
+	XLogRecPtr	end_of_wal = pmc_flush_rec_ptr();
+	MemoryContext old;
 
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	/* everything that committed before this is in what peek reads */
-	before = pmc_flush_rec_ptr();
-	values[0] = CStringGetDatum(my_slot);
-	values[1] = Int32GetDatum(PMC_REPLAY_ROWS);
-	rc = SPI_execute_with_args("SELECT lsn, xid, data FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, NULL, $2)",
-							   2, argtypes, values, NULL, true, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read replication slot \"%s\"", my_slot);
-	*end = (SPI_processed < PMC_REPLAY_ROWS) ? before : InvalidXLogRecPtr;
-	for (uint64 i = 0; i < SPI_processed; i++)
+	/*
+	 * The reader allocates its decode buffer in the current memory context
+	 * at its first read and keeps it: read in the decoding context's, not
+	 * in the round's transaction's.
+	 */
+	old = MemoryContextSwitchTo(decoding->context);
+	while (decoding->reader->EndRecPtr < end_of_wal && !pending_full())
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		bool		isnull;
-		XLogRecPtr	lsn = DatumGetLSN(SPI_getbinval(tup, desc, 1, &isnull));
-		TransactionId xid = DatumGetTransactionId(SPI_getbinval(tup, desc, 2, &isnull));
-		bytea	   *data = DatumGetByteaPP(SPI_getbinval(tup, desc, 3, &isnull));
-		const char *p = VARDATA_ANY(data);
-		Size		len = VARSIZE_ANY_EXHDR(data);
-		MemoryContext old;
+		char	   *errm = NULL;
+		XLogRecord *record = XLogReadRecord(decoding->reader, &errm);
 
-		if (len < 1)
-			continue;
-		old = MemoryContextSwitchTo(cxt);
-		if (cur == NULL || cur->xid != xid)
-		{
-			cur = palloc0(sizeof(ReplayTxn));
-			cur->xid = xid;
-		}
-		if (p[0] == 'M')
-		{
-			bytea	   *copy = palloc(VARHDRSZ + len - 1);
-
-			SET_VARSIZE(copy, VARHDRSZ + len - 1);
-			memcpy(VARDATA(copy), p + 1, len - 1);
-			cur->messages = lappend(cur->messages, copy);
-		}
-		else if (p[0] == 'C' && len >= 1 + sizeof(TimestampTz))
-		{
-			memcpy(&cur->commit_time, p + 1, sizeof(TimestampTz));
-			cur->end_lsn = lsn;
-			txns = lappend(txns, cur);
-			cur = NULL;
-		}
-		MemoryContextSwitchTo(old);
+		if (errm)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("could not read the WAL of replication slot \"%s\": %s", my_slot, errm)));
+		if (record != NULL)
+			LogicalDecodingProcessRecord(decoding, decoding->reader);
+		CHECK_FOR_INTERRUPTS();
 	}
-	PopActiveSnapshot();
-	SPI_finish();
-	return txns;
+	MemoryContextSwitchTo(old);
+	/* decoding filled the caches under historic snapshots */
+	InvalidateSystemCaches();
+	*upto = decoding->reader->EndRecPtr;
+	return *upto >= end_of_wal;
 }
 
-/* Confirm the slot up to lsn */
+/*
+ * Confirm the slot up to lsn: its WAL may go.  Written to disk at once at
+ * most once a second (and by every checkpoint): after a crash, what was
+ * confirmed but not written is replayed again, which is correct.
+ */
 static void
-advance_slot(XLogRecPtr lsn)
+confirm_slot(XLogRecPtr lsn)
 {
-	Oid			argtypes[2] = {NAMEOID, LSNOID};
-	Datum		values[2];
-	int			rc;
+	if (lsn > MyReplicationSlot->data.confirmed_flush)
+	{
+		LogicalConfirmReceivedLocation(lsn);
+		ReplicationSlotMarkDirty();
+		slot_unsaved = true;
+	}
+	if (slot_unsaved &&
+		TimestampDifferenceExceeds(slot_saved_at, GetCurrentTimestamp(), 1000))
+	{
+		ReplicationSlotSave();
+		slot_saved_at = GetCurrentTimestamp();
+		slot_unsaved = false;
+	}
+}
 
-	SPI_connect();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	values[0] = CStringGetDatum(my_slot);
-	values[1] = LSNGetDatum(lsn);
-	rc = SPI_execute_with_args("SELECT pg_catalog.pg_replication_slot_advance($1, $2)",
-							   2, argtypes, values, NULL, false, 0);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not advance replication slot \"%s\"", my_slot);
-	PopActiveSnapshot();
-	SPI_finish();
+/* The configuration the worker set last (apply_config), to set it once */
+static struct
+{
+	bool		valid;
+	bool		binary;
+	bool		servers_by_role;
+	char	   *servers;
+	char	   *behaviors;
+} applied;
+
+static bool
+config_applied(const PmcInvalLogMessage *msg)
+{
+	return applied.valid && applied.binary == msg->binary &&
+		applied.servers_by_role == msg->servers_by_role &&
+		strcmp(applied.servers, msg->servers) == 0 &&
+		strcmp(applied.behaviors, msg->behaviors) == 0;
+}
+
+static void
+remember_applied(const PmcInvalLogMessage *msg)
+{
+	if (applied.servers)
+		pfree(applied.servers);
+	if (applied.behaviors)
+		pfree(applied.behaviors);
+	applied.servers = MemoryContextStrdup(TopMemoryContext, msg->servers);
+	applied.behaviors = MemoryContextStrdup(TopMemoryContext, msg->behaviors);
+	applied.binary = msg->binary;
+	applied.servers_by_role = msg->servers_by_role;
+	applied.valid = true;
 }
 
 /* The message's configuration, set in this process (no namespace: applied) */
@@ -383,6 +542,9 @@ apply_config(const PmcInvalLogMessage *msg)
 /*
  * The message's configuration as a number of the sender's cache; -1 (and
  * error set) when it is refused (a bad stored value): not sent, retried.
+ * Messages in a row mostly carry the same configuration: it is set again
+ * only when it differs from the last one (the sender then finds its
+ * client without building a signature).
  */
 static int
 prepare_config(const PmcInvalLogMessage *msg, char *error, size_t errlen)
@@ -391,6 +553,9 @@ prepare_config(const PmcInvalLogMessage *msg, char *error, size_t errlen)
 	ResourceOwner oldowner = CurrentResourceOwner;
 	volatile int config = -1;
 
+	if (config_applied(msg))
+		return pmc_inval_config();
+	applied.valid = false;
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
 	PG_TRY();
@@ -416,6 +581,8 @@ prepare_config(const PmcInvalLogMessage *msg, char *error, size_t errlen)
 		config = -1;
 	}
 	PG_END_TRY();
+	if (config >= 0)
+		remember_applied(msg);
 	return config;
 }
 
@@ -451,10 +618,9 @@ send_txn(ReplayTxn *t, long *nkeys, char *error, size_t errlen)
 			delivered = false;
 			continue;
 		}
+		/* the sender cuts the keys into its own batches */
 		send = pmc_inval_send_begin(msg.hold);
-		for (int i = 0; i < msg.nkeys; i += 1000)
-			pmc_inval_send_keys(send, config, msg.keys + i, msg.lens + i,
-								Min(1000, msg.nkeys - i));
+		pmc_inval_send_keys(send, config, msg.keys, msg.lens, msg.nkeys);
 		if (!pmc_inval_send_end(send))
 		{
 			if (delivered)
@@ -485,101 +651,108 @@ txn_keys(ReplayTxn *t)
 
 typedef enum RoundResult
 {
-	ROUND_IDLE,					/* all read was replayed */
-	ROUND_MORE,					/* more to read at once */
+	ROUND_IDLE,					/* all decoded was replayed */
+	ROUND_MORE,					/* more to decode at once */
 	ROUND_WAIT_SENDING,			/* a backend is still sending */
 	ROUND_FAILED				/* a server could not be reached */
 } RoundResult;
 
-/* One round: read, replay in commit order, confirm what was replayed */
+/*
+ * Replay the first pending transaction.  ROUND_IDLE when it is done
+ * (delivered by its backend, sent now, or given up), else why not.
+ */
 static RoundResult
-replay_round(MemoryContext cxt)
+replay_first(PmcReplayStats *delta, bool *set_error)
 {
-	XLogRecPtr	end;
+	ReplayTxn  *t = linitial(pending);
+	PmcDelivery d = pmc_inval_log_delivery(t->xid);
+	long		n;
+	char		error[256] = "";
+	TimestampTz now;
+
+	if (d == PMC_DELIVERY_SENDING)
+		return ROUND_WAIT_SENDING;
+	if (d == PMC_DELIVERY_DELIVERED)
+	{
+		delta->keys_delivered += txn_keys(t);
+		return ROUND_IDLE;
+	}
+	if (send_txn(t, &n, error, sizeof(error)))
+	{
+		delta->keys_resent += n;
+		return ROUND_IDLE;
+	}
+	now = GetCurrentTimestamp();
+	snprintf(delta->last_error, sizeof(delta->last_error), "%s", error);
+	delta->last_error_time = now;
+	*set_error = true;
+	if (pmc_invalidation_log_max_age > 0 &&
+		TimestampDifferenceExceeds(t->commit_time, now,
+								   pmc_invalidation_log_max_age * 1000))
+	{
+		/* older than pylibmc_pg.invalidation_log_max_age: given up */
+		delta->keys_given_up += n;
+		ereport(WARNING,
+				(errmsg("pylibmc_pg: gave up %ld invalidations of transaction %u, committed at %s",
+						n, t->xid, timestamptz_to_str(t->commit_time)),
+				 errdetail("They are older than pylibmc_pg.invalidation_log_max_age; the last failure: %s.",
+						   error)));
+		return ROUND_IDLE;
+	}
+	delta->oldest_undelivered = t->commit_time;
+	return ROUND_FAILED;
+}
+
+/*
+ * One round: decode what was flushed, replay the pending transactions in
+ * commit order, confirm what was replayed.
+ */
+static RoundResult
+replay_round(void)
+{
+	XLogRecPtr	upto;
 	XLogRecPtr	confirm = InvalidXLogRecPtr;
-	List	   *txns;
-	ListCell   *lc;
+	bool		at_end;
 	RoundResult result = ROUND_IDLE;
 	PmcReplayStats delta;
 	bool		set_error = false;
 
 	memset(&delta, 0, sizeof(delta));
 	StartTransactionCommand();
-	txns = read_slot(cxt, &end);
-	foreach(lc, txns)
+	at_end = decode_available(&upto);
+	while (pending != NIL)
 	{
-		ReplayTxn  *t = lfirst(lc);
-		PmcDelivery d = pmc_inval_log_delivery(t->xid);
-		long		n;
-		char		error[256] = "";
+		ReplayTxn  *t = linitial(pending);
 
-		if (d == PMC_DELIVERY_SENDING)
-		{
-			result = ROUND_WAIT_SENDING;
+		result = replay_first(&delta, &set_error);
+		if (result != ROUND_IDLE)
 			break;
-		}
-		if (d == PMC_DELIVERY_DELIVERED)
-		{
-			delta.keys_delivered += txn_keys(t);
-		}
-		else if (send_txn(t, &n, error, sizeof(error)))
-			delta.keys_resent += n;
-		else
-		{
-			TimestampTz now = GetCurrentTimestamp();
-
-			snprintf(delta.last_error, sizeof(delta.last_error), "%s", error);
-			delta.last_error_time = now;
-			set_error = true;
-			if (pmc_invalidation_log_max_age > 0 &&
-				TimestampDifferenceExceeds(t->commit_time, now,
-										   pmc_invalidation_log_max_age * 1000))
-			{
-				/* older than pylibmc_pg.invalidation_log_max_age: given up */
-				delta.keys_given_up += n;
-				ereport(WARNING,
-						(errmsg("pylibmc_pg: gave up %ld invalidations of transaction %u, committed at %s",
-								n, t->xid, timestamptz_to_str(t->commit_time)),
-						 errdetail("They are older than pylibmc_pg.invalidation_log_max_age; the last failure: %s.",
-								   error)));
-			}
-			else
-			{
-				delta.oldest_undelivered = t->commit_time;
-				result = ROUND_FAILED;
-				break;
-			}
-		}
 		delta.transactions++;
 		pmc_inval_log_forget(t->xid);
 		confirm = t->end_lsn;
+		drop_first_pending();
 	}
 
 	/*
-	 * Everything read was replayed: confirm up to where the read went (no
-	 * transaction with messages committed before it unread).
+	 * Everything decoded was replayed: confirm up to where decoding got (no
+	 * transaction with messages committed before it is left).
 	 */
-	if (result == ROUND_IDLE)
+	if (pending == NIL)
 	{
-		if (end == InvalidXLogRecPtr)
+		confirm = upto;
+		if (!at_end)
 			result = ROUND_MORE;
-		else if (end > confirm)
-			confirm = end;
 	}
-	if (confirm != InvalidXLogRecPtr)
-	{
-		advance_slot(confirm);
-		delta.confirmed_lsn = confirm;
-	}
+	confirm_slot(confirm);
+	delta.confirmed_lsn = MyReplicationSlot->data.confirmed_flush;
 	CommitTransactionCommand();
 	pmc_inval_log_update(my_index, &delta, set_error, result != ROUND_WAIT_SENDING);
-	MemoryContextReset(cxt);
 	return result;
 }
 
 /*
- * An ERROR escaping a round (reading or confirming the slot failed): shown
- * in the view's last_error before the worker exits (and is restarted).
+ * An ERROR escaping a round (reading the WAL failed): shown in the view's
+ * last_error before the worker exits (and is restarted).
  */
 static void
 record_error(void)
@@ -600,7 +773,6 @@ void
 pylibmc_pg_replay_main(Datum main_arg)
 {
 	char		dbname[NAMEDATALEN];
-	MemoryContext cxt;
 	long		backoff = PMC_REPLAY_BACKOFF_MIN_MS;
 
 	my_index = DatumGetInt32(main_arg);
@@ -611,18 +783,20 @@ pylibmc_pg_replay_main(Datum main_arg)
 	BackgroundWorkerInitializeConnection(dbname, NULL, 0);
 
 	snprintf(my_slot, sizeof(my_slot), "pylibmc_pg_%u", MyDatabaseId);
-	ensure_slot();
-
-	/*
-	 * Each read of the slot logs "starting logical decoding" at LOG: once
-	 * a second when idle.  This process logs its warnings and errors only.
-	 */
-	SetConfigOption("log_min_messages", "warning", PGC_SUSET, PGC_S_OVERRIDE);
 	pmc_inval_log_worker_started(my_index, MyDatabaseId, my_slot);
 	before_shmem_exit(replay_exit, (Datum) 0);
+	PG_TRY();
+	{
+		ensure_slot();
+		start_decoding();
+	}
+	PG_CATCH();
+	{
+		record_error();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "pylibmc_pg replay",
-								ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
 		RoundResult r;
@@ -633,10 +807,12 @@ pylibmc_pg_replay_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			/* the server's username or password file may have changed */
+			applied.valid = false;
 		}
 		PG_TRY();
 		{
-			r = replay_round(cxt);
+			r = replay_round();
 		}
 		PG_CATCH();
 		{

@@ -171,6 +171,10 @@ like(sql($plain, $DB, [ "LOAD 'pylibmc_pg'", 'SET pylibmc_pg.invalidation_log = 
 	'invalidation_log is refused, naming wal_level, unless wal_level = logical');
 $plain->stop;
 
+# the backend killed above is the only process that may have died by a signal
+unlike(slurp_file($node->logfile), qr/was terminated by signal (?!9:)/,
+	'no other process of the server crashed (restart_after_crash would hide it)');
+
 $node->stop;
 $fleet->stop_all;
 done_testing();

@@ -1,5 +1,5 @@
 # test/t/071_wal_max_age.pl: the replay worker gives up what is older than
-# pylibmc_pg.invalidation_log_max_age, and shows its own SQL errors.
+# pylibmc_pg.invalidation_log_max_age, and says when its slot was lost.
 #
 # One node with wal_level = logical, the library preloaded and a replay
 # worker for the database 'postgres'; one memcached, SIGSTOPped so that
@@ -9,8 +9,10 @@
 #     confirmed past it, and its keys stay stale once memcached is back;
 #   - a younger transaction, committed after the give-up, is kept and
 #     delivered once memcached is back;
-#   - the worker's slot dropped under it: the error of reading it is the
-#     view's last_error, and the worker comes back with a new slot.
+#   - the worker holds its slot: it cannot be dropped under it;
+#   - a slot the checkpointer invalidated (max_slot_wal_keep_size) is the
+#     view's last_error and a WARNING, and the worker comes back with a new
+#     slot that replays what the commit-time send misses.
 use strict;
 use warnings;
 
@@ -103,25 +105,46 @@ is(qdb("SELECT string_agg(coalesce(mc_get(k), '<miss>'), ',') FROM unnest(ARRAY[
 is(qdb('SELECT keys_given_up FROM mc_invalidation_log') - $given0, 3,
 	'keys_given_up: still the 3 keys');
 
-# ---- an SQL error in the worker: the view's last_error ----
-my $dropped = 0;
-for (1 .. 100)
+# ---- the worker holds its slot: it cannot be dropped under it ----
+$out = sql($node, $DB, ["SELECT pg_drop_replication_slot('$SLOT')"]);
+like($out, qr/is active for PID/, 'the worker\'s slot cannot be dropped while the worker runs');
+
+# ---- a slot the checkpointer invalidated: said, and a new slot ----
+# The worker never gives up (max age 0) and memcached is stopped: the slot
+# holds the WAL back until max_slot_wal_keep_size invalidates it.
+qdb("ALTER SYSTEM SET pylibmc_pg.invalidation_log_max_age = 0",
+	"ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'", 'SELECT pg_reload_conf()');
+qdb("SELECT mc_set('age:lost', 'old')");
+$logpos = -s $node->logfile;
+$mc->pause_stopped;
+qdb("SELECT mc_delete_on_commit('age:lost')");
+qdb('CREATE TABLE filler (x int)');
+for (1 .. 4)
 {
-	$out = sql($node, $DB, ["SELECT pg_drop_replication_slot('$SLOT')"]);
-	$dropped = 1, last if $out !~ /ERROR/;
-	usleep(20_000);
+	qdb('INSERT INTO filler SELECT generate_series(1, 1000)', 'SELECT pg_switch_wal()');
 }
-ok($dropped, 'the worker\'s slot is dropped under it') or diag($out);
+qdb('CHECKPOINT');
 ok( $node->poll_query_until(
-		$DB, "SELECT last_error LIKE '%replication slot \"$SLOT\" does not exist%' AND last_error_time IS NOT NULL FROM mc_invalidation_log"),
-	'the error of reading the slot is the view\'s last_error')
+		$DB, "SELECT last_error LIKE '%replication slot \"$SLOT\" was invalidated%lost%' FROM mc_invalidation_log"),
+	'an invalidated slot is the view\'s last_error')
   or diag(qdb('SELECT last_error FROM mc_invalidation_log'));
+like(slurp_file($node->logfile, $logpos),
+	qr/WARNING:  pylibmc_pg: replication slot "\Q$SLOT\E" was invalidated/,
+	'and a WARNING in the server log');
+$mc->resume;
+qdb("ALTER SYSTEM RESET pylibmc_pg.invalidation_log_max_age",
+	'ALTER SYSTEM RESET max_slot_wal_keep_size', 'SELECT pg_reload_conf()');
 ok( $node->poll_query_until(
-		$DB, "SELECT pid IS NOT NULL FROM mc_invalidation_log WHERE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$SLOT')"),
+		$DB, "SELECT pid IS NOT NULL FROM mc_invalidation_log WHERE EXISTS (SELECT FROM pg_replication_slots WHERE slot_name = '$SLOT' AND wal_status <> 'lost' AND active)"),
 	'the worker comes back with a new slot');
 qdb("SELECT mc_set('age:after', 'old')");
+$mc->pause_stopped;
 qdb("SELECT mc_delete_on_commit('age:after')");
-is(qdb("SELECT coalesce(mc_get('age:after'), '<miss>')"), '<miss>', 'and invalidations work on');
+$mc->resume;
+ok( $node->poll_query_until($DB, "SELECT mc_get('age:after') IS NULL"),
+	'and the new slot replays what the commit-time send missed');
+unlike(slurp_file($node->logfile), qr/was terminated by signal/,
+	'no process of the server crashed (restart_after_crash would hide it)');
 
 $node->stop;
 $fleet->stop_all;
