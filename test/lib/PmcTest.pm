@@ -32,11 +32,30 @@ our @EXPORT = qw(pmc_node pmc_output_plugin_conf pmc_createdb sql sql_start betw
 
 # pmc_node NAME [, CONF]: a new node (UTF8, C.UTF-8), CONF appended to its
 # postgresql.conf, started.
+#
+# With PMC_INITDB_TEMPLATE (tools/test.sh sets it: a data directory initdb
+# made once per run with the same options and the same major), the node's
+# data directory is a copy of it instead of a new initdb, as PostgreSQL 17's
+# framework does with INITDB_TEMPLATE; the rest of init (the settings it
+# appends) is the framework's.  15's framework, which drives every major
+# here, has no such option: its initdb call is replaced for this one init.
 sub pmc_node
 {
 	my ($name, $conf) = @_;
 	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init(extra => [ '-E', 'UTF8', '--locale=C.UTF-8' ]);
+	my @extra = ('-E', 'UTF8', '--locale=C.UTF-8');
+	my $tmpl  = $ENV{PMC_INITDB_TEMPLATE};
+	my $orig  = \&PostgreSQL::Test::Utils::system_or_bail;
+	no warnings 'redefine';
+	local *PostgreSQL::Test::Utils::system_or_bail = sub {
+		# the call init makes: initdb -D PGDATA -A trust -N @extra
+		return $orig->(@_)
+		  unless $tmpl
+		  && -f "$tmpl/PG_VERSION"
+		  && "@_[0, 1, 3 .. $#_]" eq "initdb -D -A trust -N @extra";
+		return $orig->('cp', '-RPp', $tmpl, $_[2]);
+	};
+	$node->init(extra => \@extra);
 	$node->append_conf('postgresql.conf', $conf) if defined $conf;
 	$node->start;
 	return $node;

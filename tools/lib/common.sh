@@ -808,14 +808,17 @@ pmc_setup() {
 # --------------------------------------------------------------------------
 # Tear-down
 
-# pmc_cleanup: stop everything the run started, by PID: the command
-# pmc_run_logged is waiting for (with its process group), the cluster, every
-# registered memcached; then remove the scratch dir unless PMC_KEEP=1.
+# pmc_cleanup: stop everything the run started, by PID: the commands
+# pmc_run_logged (or tools/test.sh's prove_start) is waiting for (with their
+# process groups), the cluster, every registered memcached; then remove the
+# scratch dir unless PMC_KEEP=1.
 # Safe to call more than once.
 pmc_cleanup() {
 	if [[ -n "${PMC_CHILD_PID:-}" ]]; then
-		kill -TERM "$PMC_CHILD_PID" 2>/dev/null || true
-		wait "$PMC_CHILD_PID" 2>/dev/null || true
+		# one PID, or several (tools/test.sh's Perl suites side by side)
+		local pid
+		for pid in $PMC_CHILD_PID; do kill -TERM "$pid" 2>/dev/null || true; done
+		for pid in $PMC_CHILD_PID; do wait "$pid" 2>/dev/null || true; done
 		PMC_CHILD_PID=""
 	fi
 	[[ -n "${PMC_SCRATCH:-}" && -d "$PMC_SCRATCH" ]] || return 0

@@ -268,7 +268,8 @@ pmc_pg_cflags() {
 # server, unpack the server into $PMC_SCRATCH/pg$N, build the extension
 # against N's headers (log: logs/build-pgN.log; a compiler warning fails the
 # build) and install it into that server. Sets PG_BINDIR, PMC_PG_CONFIG,
-# PMC_PG_REGRESS and PMC_PG_HEADERS (the .deb version, e.g. 17.12-0+deb13u1).
+# PMC_PG_REGRESS and PMC_PG_HEADERS (the .deb version, e.g. 17.12-0+deb13u1),
+# and writes the server's own bin/pg_config (pmc_pg_server_config).
 pmc_pg_prepare() {
 	local n=$1
 	local log="$PMC_SCRATCH/logs/fetch-pg$n.log" blog="$PMC_SCRATCH/logs/build-pg$n.log"
@@ -292,6 +293,41 @@ pmc_pg_prepare() {
 	pmc_run_logged 300 "$blog" "${mk[@]}" install pkglibdir="$srv/lib/postgresql" \
 		datadir="$srv/share/postgresql" || pmc_die "install into the PostgreSQL $n server failed" "$blog"
 	PMC_PG_HEADERS=$(cat "$root/.complete")
+	pmc_pg_server_config "$srv" "$PMC_PG_CONFIG"
+}
+
+# pmc_pg_server_config SRV SHIM: write SRV/bin/pg_config (in place of the
+# link to 15's that pmc_pg_server_unpack made), for the programs that ask
+# the pg_config first in PATH about the server (PostgreSQL::Test::Cluster
+# reads --version to learn the node's major): the unpacked server's version
+# and directories, the rest from the build's stand-in SHIM.
+pmc_pg_server_config() {
+	local srv=$1 shim=$2 ver
+	ver=$("$srv/bin/postgres" -V | sed 's/^postgres (PostgreSQL) //') || pmc_die "$srv/bin/postgres -V failed"
+	rm -f "$srv/bin/pg_config"
+	{
+		echo '#!/bin/sh'
+		echo "# pg_config for the PostgreSQL $ver server unpacked in $srv"
+		echo 'for a in "$@"; do'
+		# shellcheck disable=SC2016 # sh code, written as it is
+		echo '	case "$a" in'
+		printf '	--version) echo %q ;;
+' "PostgreSQL $ver"
+		printf '	--bindir) echo %q ;;
+' "$srv/bin"
+		printf '	--libdir) echo %q ;;
+' "$srv/lib"
+		printf '	--pkglibdir) echo %q ;;
+' "$srv/lib/postgresql"
+		printf '	--sharedir) echo %q ;;
+' "$srv/share/postgresql"
+		# shellcheck disable=SC2016 # sh code, written as it is
+		printf '	*) %q "$a" || exit 1 ;;
+' "$shim"
+		echo '	esac'
+		echo 'done'
+	} >"$srv/bin/pg_config"
+	chmod 755 "$srv/bin/pg_config"
 }
 
 # pmc_pg_install_npm LOG: apt-get install nodejs npm when npm is missing
