@@ -294,14 +294,14 @@ declare -A PMC_PROVE_MAJORS=(
 	[test/t/104_invalidate_memory.pl]="15 17 18|reads pg_backend_memory_contexts, which PostgreSQL 13 lacks (14+)"
 	[test/t/113_security_password_file_scope.pl]="15 17 18|grants SET on pylibmc_pg.servers to a role (GRANT SET ON PARAMETER, 15+)"
 	[test/t/114_security_secrets.pl]="15 17 18|grants SET on pylibmc_pg.servers, username and password to a role (GRANT SET ON PARAMETER, 15+)"
-	[test/t/150_packaging_magic.pl]="18|the magic block names the module (PG_MODULE_MAGIC_EXT, pg_get_loaded_modules()) from PostgreSQL 18 on; earlier majors keep no such record"
+	[test/t/154_packaging_magic.pl]="18|the magic block names the module (PG_MODULE_MAGIC_EXT, pg_get_loaded_modules()) from PostgreSQL 18 on; earlier majors keep no such record"
 )
 # The Perl files a full run (no --pg) runs on the extra majors too, next to
 # the regression suite, because what they test differs across majors: the
 # leases (060, 062; not the long concurrency runs 061 and 063, about 50 s
 # per major, whose subject is memcached's, not the server's), the WAL replay
 # (070, 071: logical decoding and replication slots) and the magic block.
-PMC_PROVE_EVERY_MAJOR="test/t/060_lease_basic.pl test/t/062_lease_herd.pl test/t/070_wal_replay.pl test/t/071_wal_max_age.pl test/t/150_packaging_magic.pl"
+PMC_PROVE_EVERY_MAJOR="test/t/060_lease_basic.pl test/t/062_lease_herd.pl test/t/070_wal_replay.pl test/t/071_wal_max_age.pl test/t/154_packaging_magic.pl"
 # Perl files that run alone, with no other file beside them: FILE -> why.
 declare -A PMC_PROVE_ALONE=()
 PMC_PROVE_JOBS=${PMC_PROVE_JOBS:-2}

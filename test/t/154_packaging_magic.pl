@@ -1,4 +1,4 @@
-# test/t/150_packaging_magic.pl: on PostgreSQL 18 and later, the module's
+# test/t/154_packaging_magic.pl: on PostgreSQL 18 and later, the module's
 # magic block names it (PG_MODULE_MAGIC_EXT in src/compat.h):
 # pg_get_loaded_modules() shows pylibmc_pg with the control file's
 # default_version.
