@@ -52,8 +52,6 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/memory/asan.t]="rebuilds the extension with ASan and copies the system's PostgreSQL 15 tree"
 	[test/memory/rss.t]="measures the system's PostgreSQL 15 backends"
 	[test/bench/smoke.t]="compares with pgmemcache, which Debian builds for PostgreSQL 15 only"
-	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
-	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
 	[test/packaging/debian.t]="builds, installs and removes the Debian package for the system's PostgreSQL 15 (debian/pgversions)"
 )
 # And every Perl TAP file (test/t/*.pl), for now.
