@@ -56,8 +56,6 @@ declare -A PMC_TAP_PG15_ONLY=(
 	[test/memory/asan.t]="rebuilds the extension with ASan and copies the system's PostgreSQL 15 tree"
 	[test/memory/rss.t]="measures the system's PostgreSQL 15 backends"
 	[test/bench/smoke.t]="compares with pgmemcache, which Debian builds for PostgreSQL 15 only"
-	[test/packaging/installcheck.t]="runs make installcheck as a packager would, with the system's PGXS and server"
-	[test/packaging/libmemcached.t]="loads pgmemcache, which Debian builds for PostgreSQL 15 only"
 	[test/packaging/debian.t]="builds, installs and removes the Debian package for the system's PostgreSQL 15 (debian/pgversions)"
 )
 
@@ -294,6 +292,9 @@ declare -A PMC_PROVE_MAJORS=(
 	[test/t/104_invalidate_memory.pl]="15 17 18|reads pg_backend_memory_contexts, which PostgreSQL 13 lacks (14+)"
 	[test/t/113_security_password_file_scope.pl]="15 17 18|grants SET on pylibmc_pg.servers to a role (GRANT SET ON PARAMETER, 15+)"
 	[test/t/114_security_secrets.pl]="15 17 18|grants SET on pylibmc_pg.servers, username and password to a role (GRANT SET ON PARAMETER, 15+)"
+	[test/t/151_packaging_meta.pl]="15|builds and installs with the system's PGXS and pg_config (make dist, make install)"
+	[test/t/152_packaging_libmemcached.pl]="15|loads pgmemcache next to pylibmc_pg, and Debian builds pgmemcache for PostgreSQL 15 only"
+	[test/t/153_packaging_installcheck.pl]="15|runs the packager's make installcheck: the system's PGXS, pg_config and server"
 	[test/t/154_packaging_magic.pl]="18|the magic block names the module (PG_MODULE_MAGIC_EXT, pg_get_loaded_modules()) from PostgreSQL 18 on; earlier majors keep no such record"
 )
 # The Perl files a full run (no --pg) runs on the extra majors too, next to
@@ -323,7 +324,8 @@ prove_start() {
 		PERL5LIB="$pgxs/test/perl:$PMC_REPO/test/lib" TESTDIR="$dir" PG_TEST_PORT_DIR="$PMC_SCRATCH/tap/portlock" \
 		PG_REGRESS="$regress" PERL_TEST_HARNESS_DUMP_TAP="$PMC_SCRATCH/tap/spool" \
 		PMC_INITDB_TEMPLATE="$PMC_SCRATCH/tap/initdb-template" \
-		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} prove -v "$rel" </dev/null >"$log" 2>&1 &
+		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} ${PMC_SEED:+PMC_SEED="$PMC_SEED"} \
+		${PMC_PROP_N:+PMC_PROP_N="$PMC_PROP_N"} prove -v "$rel" </dev/null >"$log" 2>&1 &
 	PROVE_PID[$!]=$rel
 	PROVE_T0[$!]=$SECONDS
 	PMC_CHILD_PID="${!PROVE_PID[*]}"

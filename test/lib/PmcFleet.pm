@@ -425,4 +425,16 @@ sub restart
 	return 0;
 }
 
+package PmcFleet;
+
+# PmcFleet::answers ADDR: true when a memcached answers a version request at
+# ADDR (HOST:PORT, udp:HOST:PORT or a UNIX socket's path), whoever started
+# it: for a suite that needs the server at a fixed address (127.0.0.1:11211)
+# and uses one already there.
+sub answers
+{
+	my ($addr) = @_;
+	return _mc_answers($addr =~ /^udp:/ ? 'udp' : $addr =~ m{^/} ? 'unix' : 'tcp', $addr);
+}
+
 1;

@@ -298,4 +298,49 @@ sub quit
 	return;
 }
 
+package PmcTest;
+
+# pmc_python_tap SCRIPT, ENV...: run python3 SCRIPT, whose checks stay in
+# Python (they use pylibmc) and which prints them as TAP, with ENV (NAME =>
+# VALUE pairs) added to the environment; each of its checks becomes a check
+# of this suite with the same name, its "#" lines that check's diagnostics
+# (or notes, when it passed).  Dies (the suite fails) when the script ends
+# early: no plan, another number of checks than it planned, or an exit status
+# other than 0 (all passed) or 1 (some failed).
+push @PmcTest::EXPORT, 'pmc_python_tap';
+
+sub pmc_python_tap
+{
+	my ($script, %env) = @_;
+	my ($out, $err) = ('', '');
+	{
+		local %ENV = (%ENV, %env);
+		IPC::Run::run([ 'python3', $script ], '<', \'', '>', \$out, '2>', \$err);
+	}
+	my $status = $?;
+	my @lines  = split /\n/, $out;
+	my ($n, $plan) = (0, undef);
+	for (my $i = 0; $i < @lines; $i++)
+	{
+		my $line = $lines[$i];
+		if ($line =~ /^(not )?ok \d+ - (.*)$/)
+		{
+			my ($failed, $name) = ($1, $2);
+			my @diag;
+			push @diag, $lines[ ++$i ] =~ s/^# ?//r
+			  while $i + 1 < @lines && $lines[ $i + 1 ] =~ /^#/;
+			$n++;
+			if ($failed) { ok(0, $name) or diag(join "\n", @diag); }
+			else { ok(1, $name); note(join "\n", @diag) if @diag; }
+		}
+		elsif ($line =~ /^1\.\.(\d+)$/) { $plan = $1; }
+		elsif ($line =~ /^# ?(.*)$/) { note($1); }
+	}
+	diag("$script on stderr:\n$err") if $err ne '';
+	die "$script ended with status $status (wait status) after $n checks, "
+	  . (defined $plan ? "planned $plan" : 'without a plan') . "\n"
+	  unless defined $plan && $plan == $n && ($status == 0 || $status == 256);
+	return;
+}
+
 1;

@@ -385,8 +385,7 @@ pmc__mc_await() {
 # socket path when ARGS hold `-s PATH`. Leading VAR=VALUE words are its
 # environment. `@PORT@` in ARGS is replaced by the chosen port (`-U @PORT@`:
 # UDP on the same port). UDP is off (-U 0) unless ARGS give -U.
-# PMC_MC_HOST=127.x.y.z and PMC_MC_PORT=N (shell variables) pick another
-# loopback address and a fixed port (no retry on another port if it is taken),
+# PMC_MC_HOST=127.x.y.z (a shell variable) picks another loopback address,
 # for tests whose outcome depends on the server names.
 #   port=$(pmc_mc_start victim -m 16); addr=$(pmc_mc_start sasl2 SASL_CONF_PATH=/x -S)
 pmc_mc_start() {
@@ -422,7 +421,7 @@ pmc_mc_start() {
 		*" -S "* | *" --enable-sasl "* | *" -B binary "* | *" --protocol=binary "*) mode=binary ;;
 		esac
 	fi
-	local dir log port="" host=${PMC_MC_HOST:-127.0.0.1} fixed_port=${PMC_MC_PORT:-}
+	local dir log port="" host=${PMC_MC_HOST:-127.0.0.1}
 	dir=$(pmc__mc_dir "$name")
 	log="$PMC_SCRATCH/logs/memcached-$name.log"
 	rm -rf "$dir"
@@ -434,9 +433,7 @@ pmc_mc_start() {
 	if ((${#args[@]})); then printf '%s\0' "${args[@]}" >"$dir/args"; else : >"$dir/args"; fi
 	# A port found free can be taken before memcached binds it: retry then.
 	for _ in 1 2 3; do
-		if [[ -n $fixed_port ]]; then
-			port=$fixed_port
-		elif [[ $mode != unix ]]; then
+		if [[ $mode != unix ]]; then
 			port=$(pmc_free_port) || return 1
 		fi
 		printf '%s' "$port" >"$dir/port"
@@ -445,7 +442,7 @@ pmc_mc_start() {
 			if [[ $mode == unix ]]; then echo "$socket"; else echo "$host:$port"; fi
 			return 0
 		fi
-		pmc_mc_alive "$name" || [[ $mode == unix || -n $fixed_port ]] || continue
+		pmc_mc_alive "$name" || [[ $mode == unix ]] || continue
 		break
 	done
 	pmc_error "memcached '$name' did not start (log: $log)"

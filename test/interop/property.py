@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""property.t: random values of every storable type round-trip.
+"""property.py: random values of every storable type round-trip.
+
+Run by test/t/150_interop_property.pl, which gives it a node and a memcached
+of its own (PGHOST, PGPORT, PGUSER, PGDATABASE, PMC_TCP) and reports each
+check it prints (TAP) as one of its own.
 
 For each type (text with random Unicode, bytea with random bytes, bigint
 with its extremes, boolean, jsonb with random nesting) a few thousand
