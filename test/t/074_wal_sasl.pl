@@ -18,7 +18,8 @@
 #     SASL server is stopped, the worker cannot authenticate (it has no
 #     secret of the role's): last_error is an authentication error without
 #     the secret, and after pylibmc_pg.invalidation_log_max_age the key is
-#     counted in keys_given_up and logged; it stays stale.
+#     counted in keys_given_up and logged; it stays stale.  Until then, a
+#     later transaction whose send failed waits behind it.
 use strict;
 use warnings;
 
@@ -115,7 +116,7 @@ like(qtenant("SET pylibmc_pg.password = '$PW'", "SELECT mc_delete_on_commit('sas
 	'with its own password set too: refused the same, while the server has a password file');
 
 # ---- without server-level credentials: the role's own ----
-my $AGE = 4;
+my $AGE = 6;
 qdb("ALTER SYSTEM SET pylibmc_pg.username = ''",
 	"ALTER SYSTEM SET pylibmc_pg.password_file = ''",
 	"ALTER SYSTEM SET pylibmc_pg.invalidation_log_max_age = $AGE",
@@ -130,15 +131,29 @@ my $logpos = -s $node->logfile;
 ok($sasl->pause_stopped, 'the SASL server is stopped');
 like(qtenant(@own, "SELECT mc_delete_on_commit('sasl:own')"),
 	qr/WARNING:  .*could not delete 1 of 1 keys/, 'the role\'s commit-time send fails');
+my $t0 = now_ms();
 usleep(300_000);
 $sasl->resume;
-my $t0 = now_ms();
+# a later transaction, for the configured (plain) server, whose send fails too
+qdb("SELECT mc_set('plain:behind', 'old')");
+ok($plain->pause_stopped, 'the plain memcached is stopped');
+like(qdb("SELECT mc_delete_on_commit('plain:behind')"),
+	qr/WARNING:  could not delete 1 of 1 keys/, 'a later commit-time send to the plain memcached fails');
+$plain->resume;
 ok(poll(10, "SELECT last_error_time IS NOT NULL AND last_error ~* 'auth' FROM mc_invalidation_log"),
 	'the worker cannot authenticate: last_error says so')
   or diag(qdb('SELECT last_error FROM mc_invalidation_log'));
 my $err = qdb('SELECT last_error FROM mc_invalidation_log');
 note("last_error: $err");
 is(index($err, $PW), -1, 'last_error holds no secret');
+usleep(1_500_000);
+my $behind = qdb("SELECT coalesce(mc_get('plain:behind'), '<miss>')");
+my $early  = now_ms() - $t0;
+SKIP:
+{
+	skip "too late to look ($early ms after the commit)", 1 if $early > ($AGE - 1) * 1000;
+	is($behind, 'old', 'the later transaction waits behind the one the worker cannot deliver');
+}
 ok(poll($AGE + 10, "SELECT keys_given_up = $given0 + 1 FROM mc_invalidation_log"),
 	"after invalidation_log_max_age ($AGE s) the key is counted given up");
 my $waited = now_ms() - $t0;
@@ -147,7 +162,8 @@ my $log = slurp_file($node->logfile, $logpos);
 like($log, qr/WARNING:  pylibmc_pg: gave up 1 invalidations of transaction \d+, committed at .*\n.*DETAIL:  They are older than pylibmc_pg.invalidation_log_max_age; the last failure: .*auth/i,
 	'the server log names it and the authentication failure');
 is(index($log, $PW), -1, 'the server log holds no secret');
-is(qdb('SELECT keys_resent FROM mc_invalidation_log'), $resent0, 'nothing was counted delivered');
+ok(poll(10, "SELECT mc_get('plain:behind') IS NULL"), 'once it is given up, the later one is delivered');
+is(qdb('SELECT keys_resent FROM mc_invalidation_log'), $resent0 + 1, 'keys_resent: that one key only');
 is(qtenant(@own, "SELECT coalesce(mc_get('sasl:own'), '<miss>')"), 'old', 'the entry stays stale');
 
 pmc_log_has_no_crash($node, 'sasl');
