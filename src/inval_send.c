@@ -708,6 +708,9 @@ warn_caught(MemoryContext cxt)
 	FlushErrorState();
 	pmc_guard_reset();
 	pmc_disconnect_all();		/* the batch clients' too */
+	/* the send's first failure, for the replay worker (no secret in it) */
+	if (last_failure[0] == '\0')
+		snprintf(last_failure, sizeof(last_failure), "%s", edata->message);
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",

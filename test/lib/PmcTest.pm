@@ -343,4 +343,26 @@ sub pmc_python_tap
 	return;
 }
 
+# pmc_log_has_no_crash NODE, LABEL [, FROM]: one check that the node's server
+# log (from byte FROM on, default the start) shows no process that crashed:
+# no "terminated by signal" (a SIGSEGV in a background worker is hidden by
+# restart_after_crash: the postmaster reinitializes and the SQL answers
+# again), no "terminated by exception", no exit code other than 0 or 1 (a
+# background worker's ERROR is exit code 1), no PANIC, no allocator
+# complaint.  A suite that kills a process on purpose passes FROM past it.
+# Returns the log's size now (the FROM of a next call).
+push @PmcTest::EXPORT, 'pmc_log_has_no_crash';
+
+sub pmc_log_has_no_crash
+{
+	my ($node, $label, $from) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile, $from // 0);
+	my @bad = grep {
+		/terminated by signal|terminated by exception|exited with exit code (?![01]\b)\d+|PANIC:|all server processes terminated; reinitializing|free\(\)|corrupted|double free|stack smashing/
+	} split /\n/, $log;
+	ok(!@bad, "$label: no process crashed (server log)")
+	  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
+	return -s $node->logfile;
+}
+
 1;

@@ -143,8 +143,7 @@ qdb("SELECT mc_delete_on_commit('age:after')");
 $mc->resume;
 ok( $node->poll_query_until($DB, "SELECT mc_get('age:after') IS NULL"),
 	'and the new slot replays what the commit-time send missed');
-unlike(slurp_file($node->logfile), qr/was terminated by signal/,
-	'no process of the server crashed (restart_after_crash would hide it)');
+pmc_log_has_no_crash($node, 'the whole run');
 
 $node->stop;
 $fleet->stop_all;

@@ -1,0 +1,172 @@
+# test/t/074_wal_sasl.pl: the replay worker and SASL credentials.  The log
+# records the servers and behaviors a key was queued under, never a secret;
+# the worker authenticates with the server's own pylibmc_pg.username and
+# password file (postgresql.conf), and sends them to no server a role chose.
+#
+# One node with wal_level = logical, the library preloaded, a replay worker
+# for 'postgres', pylibmc_pg.username and pylibmc_pg.password_file in
+# postgresql.conf; a plain memcached (the configured servers) and a SASL one:
+#   - a superuser's session chooses the SASL server: committed while it is
+#     stopped, the key is deleted by the worker once it is back (with the
+#     server's credentials); the WAL holds the key, not the password;
+#   - a role whose servers are stored with ALTER ROLE ... SET (chosen by a
+#     role, doc/security.md): the server's credentials are not sent there,
+#     so its session cannot queue for the SASL server at all (42501), with
+#     its own password set as well;
+#   - without server-level credentials (ALTER SYSTEM, reload), the role
+#     authenticates with its own, set in its session: committed while the
+#     SASL server is stopped, the worker cannot authenticate (it has no
+#     secret of the role's): last_error is an authentication error without
+#     the secret, and after pylibmc_pg.invalidation_log_max_age the key is
+#     counted in keys_given_up and logged; it stays stale.  Until then, a
+#     later transaction whose send failed waits behind it.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use PmcFleet;
+use PmcTest;
+
+my $fleet  = PmcFleet->new;
+my $plain  = $fleet->memcached('plain');
+my $sasl   = $fleet->memcached('sasl', sasl => 1);
+my $MC     = $plain->addr;
+my $SASL   = $sasl->addr;
+my $USER   = $PmcFleet::SASL_USER;
+my $PW     = $PmcFleet::SASL_PASSWORD;
+my $PWFILE = $fleet->dir . '/memcached.pw';
+my $DB     = 'postgres';
+{
+	open my $fh, '>', $PWFILE or die "$PWFILE: $!";
+	print $fh "$PW\n";
+	close $fh;
+	chmod 0600, $PWFILE;
+}
+my $node = pmc_node('sasl', join("\n",
+		"wal_level = logical",
+		"shared_preload_libraries = 'pylibmc_pg'",
+		"pylibmc_pg.servers = '$MC'",
+		"pylibmc_pg.binary_protocol = on",
+		"pylibmc_pg.username = '$USER'",
+		"pylibmc_pg.password_file = '$PWFILE'",
+		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
+		"pylibmc_pg.on_error = 'warning'",
+		"pylibmc_pg.invalidation_log = on",
+		"pylibmc_pg.invalidation_log_databases = '$DB'",
+		"log_statement = none",
+		pmc_output_plugin_conf()));
+$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+
+sub qdb { return sql($node, $DB, [@_]); }
+# a superuser session on the SASL server (a superuser's SET: trusted)
+sub qsasl { return sql($node, $DB, [ "SET pylibmc_pg.servers = '$SASL'", @_ ]); }
+
+# poll SECONDS, SQL: true once SQL returns t
+sub poll
+{
+	my ($secs, $q) = @_;
+	my $t = now_ms();
+	while (now_ms() - $t < $secs * 1000)
+	{
+		return 1 if qdb($q) eq 't';
+		usleep(100_000);
+	}
+	return 0;
+}
+
+ok(poll(30, 'SELECT pid IS NOT NULL FROM mc_invalidation_log'), 'the replay worker runs')
+  or BAIL_OUT('no replay worker: the rest would only time out');
+
+# ---- servers chosen in a superuser's session, the server's credentials ----
+is(qsasl("SELECT mc_set('sasl:su', 'old')"), 't', 'the SASL server: the server\'s credentials authenticate');
+ok($sasl->pause_stopped, 'the SASL server is stopped');
+like(qsasl("SELECT mc_delete_on_commit('sasl:su')"),
+	qr/WARNING:  could not delete 1 of 1 keys/, 'the commit-time send fails');
+usleep(300_000);
+$sasl->resume;
+ok(poll(10, "SELECT keys_resent = 1 FROM mc_invalidation_log"),
+	'the worker sends the key again')
+  or diag(qdb('SELECT keys_resent, last_error FROM mc_invalidation_log'));
+is(qsasl("SELECT coalesce(mc_get('sasl:su'), '<miss>')"), '<miss>',
+	'with the server\'s credentials: the key is deleted on the SASL server');
+
+# the WAL: the key, not the secret
+my $wal = '';
+for my $f (glob($node->data_dir . '/pg_wal/0*'))
+{
+	$wal .= slurp_file($f);
+}
+ok(index($wal, 'sasl:su') >= 0, 'the WAL holds the key (its message was read)');
+ok(index($wal, $SASL) >= 0, 'and the servers it was queued for');
+is(index($wal, $PW), -1, 'but not the password');
+
+# ---- servers stored with ALTER ROLE: chosen by a role ----
+qdb('CREATE ROLE tenant LOGIN',
+	"ALTER ROLE tenant SET pylibmc_pg.servers = '$SASL'",
+	'GRANT SET ON PARAMETER pylibmc_pg.username, pylibmc_pg.password TO tenant');
+sub qtenant { return sql($node, $DB, [@_], user => 'tenant', verbose => 1); }
+like(qtenant("SELECT mc_delete_on_commit('sasl:tenant')"),
+	qr/ERROR:  42501: SASL credentials are not sent to servers chosen by a role that cannot read them/,
+	'servers stored with ALTER ROLE: the server\'s credentials are not sent there, nothing is queued');
+like(qtenant("SET pylibmc_pg.password = '$PW'", "SELECT mc_delete_on_commit('sasl:tenant')"),
+	qr/ERROR:  42501: SASL credentials are not sent to servers chosen by a role/,
+	'with its own password set too: refused the same, while the server has a password file');
+
+# ---- without server-level credentials: the role's own ----
+my $AGE = 6;
+qdb("ALTER SYSTEM SET pylibmc_pg.username = ''",
+	"ALTER SYSTEM SET pylibmc_pg.password_file = ''",
+	"ALTER SYSTEM SET pylibmc_pg.invalidation_log_max_age = $AGE",
+	'SELECT pg_reload_conf()');
+ok(poll(10, "SELECT setting = '$AGE' FROM pg_settings WHERE name = 'pylibmc_pg.invalidation_log_max_age'"),
+	'server-level credentials removed, max age set (reload)');
+my @own = ("SET pylibmc_pg.username = '$USER'", "SET pylibmc_pg.password = '$PW'");
+is(qtenant(@own, "SELECT mc_set('sasl:own', 'old')"), 't',
+	'the role authenticates with its own credentials, set in its session');
+my ($given0, $resent0) = split /\|/, qdb('SELECT keys_given_up, keys_resent FROM mc_invalidation_log');
+my $logpos = -s $node->logfile;
+ok($sasl->pause_stopped, 'the SASL server is stopped');
+like(qtenant(@own, "SELECT mc_delete_on_commit('sasl:own')"),
+	qr/WARNING:  .*could not delete 1 of 1 keys/, 'the role\'s commit-time send fails');
+my $t0 = now_ms();
+usleep(300_000);
+$sasl->resume;
+# a later transaction, for the configured (plain) server, whose send fails too
+qdb("SELECT mc_set('plain:behind', 'old')");
+ok($plain->pause_stopped, 'the plain memcached is stopped');
+like(qdb("SELECT mc_delete_on_commit('plain:behind')"),
+	qr/WARNING:  could not delete 1 of 1 keys/, 'a later commit-time send to the plain memcached fails');
+$plain->resume;
+ok(poll(10, "SELECT last_error_time IS NOT NULL AND last_error ~* 'auth' FROM mc_invalidation_log"),
+	'the worker cannot authenticate: last_error says so')
+  or diag(qdb('SELECT last_error FROM mc_invalidation_log'));
+my $err = qdb('SELECT last_error FROM mc_invalidation_log');
+note("last_error: $err");
+is(index($err, $PW), -1, 'last_error holds no secret');
+usleep(1_500_000);
+my $behind = qdb("SELECT coalesce(mc_get('plain:behind'), '<miss>')");
+my $early  = now_ms() - $t0;
+SKIP:
+{
+	skip "too late to look ($early ms after the commit)", 1 if $early > ($AGE - 1) * 1000;
+	is($behind, 'old', 'the later transaction waits behind the one the worker cannot deliver');
+}
+ok(poll($AGE + 10, "SELECT keys_given_up = $given0 + 1 FROM mc_invalidation_log"),
+	"after invalidation_log_max_age ($AGE s) the key is counted given up");
+my $waited = now_ms() - $t0;
+ok($waited >= ($AGE - 1.5) * 1000, 'not before') or diag("after $waited ms");
+my $log = slurp_file($node->logfile, $logpos);
+like($log, qr/WARNING:  pylibmc_pg: gave up 1 invalidations of transaction \d+, committed at .*\n.*DETAIL:  They are older than pylibmc_pg.invalidation_log_max_age; the last failure: .*auth/i,
+	'the server log names it and the authentication failure');
+is(index($log, $PW), -1, 'the server log holds no secret');
+ok(poll(10, "SELECT mc_get('plain:behind') IS NULL"), 'once it is given up, the later one is delivered');
+is(qdb('SELECT keys_resent FROM mc_invalidation_log'), $resent0 + 1, 'keys_resent: that one key only');
+is(qtenant(@own, "SELECT coalesce(mc_get('sasl:own'), '<miss>')"), 'old', 'the entry stays stale');
+
+pmc_log_has_no_crash($node, 'sasl');
+$node->stop;
+$fleet->stop_all;
+done_testing();
