@@ -591,12 +591,13 @@ prepare_config(const PmcInvalLogMessage *msg, char *error, size_t errlen)
  * *error: the first failure's description.
  */
 static bool
-send_txn(ReplayTxn *t, long *nkeys, char *error, size_t errlen)
+send_txn(ReplayTxn *t, long *nkeys, bool *hopeless, char *error, size_t errlen)
 {
 	bool		delivered = true;
 	ListCell   *lc;
 
 	*nkeys = 0;
+	*hopeless = false;
 	foreach(lc, t->messages)
 	{
 		bytea	   *m = lfirst(lc);
@@ -626,6 +627,16 @@ send_txn(ReplayTxn *t, long *nkeys, char *error, size_t errlen)
 			if (delivered)
 				snprintf(error, errlen, "%s", pmc_inval_send_last_failure());
 			delivered = false;
+
+			/*
+			 * Servers a role chose get no credentials from the worker (the
+			 * role's are not in the WAL): when they demand some, no retry
+			 * can deliver, and waiting would hold back every later
+			 * transaction of the database.
+			 */
+			if (msg.servers_by_role &&
+				pmc_inval_send_last_failure_code() == ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION)
+				*hopeless = true;
 		}
 	}
 	pmc_inval_unpin_all();
@@ -667,6 +678,7 @@ replay_first(PmcReplayStats *delta, bool *set_error)
 	ReplayTxn  *t = linitial(pending);
 	PmcDelivery d = pmc_inval_log_delivery(t->xid);
 	long		n;
+	bool		hopeless;
 	char		error[256] = "";
 	TimestampTz now;
 
@@ -677,7 +689,7 @@ replay_first(PmcReplayStats *delta, bool *set_error)
 		delta->keys_delivered += txn_keys(t);
 		return ROUND_IDLE;
 	}
-	if (send_txn(t, &n, error, sizeof(error)))
+	if (send_txn(t, &n, &hopeless, error, sizeof(error)))
 	{
 		delta->keys_resent += n;
 		return ROUND_IDLE;
@@ -686,6 +698,17 @@ replay_first(PmcReplayStats *delta, bool *set_error)
 	snprintf(delta->last_error, sizeof(delta->last_error), "%s", error);
 	delta->last_error_time = now;
 	*set_error = true;
+	if (hopeless)
+	{
+		delta->keys_given_up += n;
+		ereport(WARNING,
+				(errmsg("pylibmc_pg: gave up %ld invalidations of transaction %u, committed at %s",
+						n, t->xid, timestamptz_to_str(t->commit_time)),
+				 errdetail("Their servers were chosen by a role and require authentication, and the worker has none of a role's credentials; the failure: %s.",
+						   error),
+				 errhint("Name memcached servers that require SASL in the server's configuration, with pylibmc_pg.username and pylibmc_pg.password_file.")));
+		return ROUND_IDLE;
+	}
 	if (pmc_invalidation_log_max_age > 0 &&
 		TimestampDifferenceExceeds(t->commit_time, now,
 								   pmc_invalidation_log_max_age * 1000))

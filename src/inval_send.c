@@ -108,6 +108,7 @@ static bool exit_registered = false;
 
 /* the first failure of the last send that was not delivered, for the log */
 static char last_failure[256] = "";
+static int	last_failure_code = 0;	/* its SQLSTATE when it was an ERROR */
 
 /* ---------- the configuration cache ---------- */
 
@@ -710,7 +711,10 @@ warn_caught(MemoryContext cxt)
 	pmc_disconnect_all();		/* the batch clients' too */
 	/* the send's first failure, for the replay worker (no secret in it) */
 	if (last_failure[0] == '\0')
+	{
 		snprintf(last_failure, sizeof(last_failure), "%s", edata->message);
+		last_failure_code = edata->sqlerrcode;
+	}
 	ereport(WARNING,
 			(errcode(edata->sqlerrcode),
 			 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
@@ -777,6 +781,7 @@ pmc_inval_send_begin(int hold)
 		send->hold = hold;
 		send->nstates = nconfigs;
 		last_failure[0] = '\0';
+		last_failure_code = 0;
 		send->states = MemoryContextAllocZero(cxt, Max(nconfigs, 1) * sizeof(SendState *));
 	}
 	PG_CATCH();
@@ -869,6 +874,13 @@ const char *
 pmc_inval_send_last_failure(void)
 {
 	return last_failure;
+}
+
+/* The SQLSTATE of the last send's first failure, 0 when it was no ERROR */
+int
+pmc_inval_send_last_failure_code(void)
+{
+	return last_failure_code;
 }
 
 static void
@@ -965,7 +977,10 @@ pmc_inval_send_end(PmcInvalSend *send)
 		}
 	}
 	if (delivered)
+	{
 		last_failure[0] = '\0';
+		last_failure_code = 0;
+	}
 	else if (last_failure[0] == '\0')
 		snprintf(last_failure, sizeof(last_failure), "some keys could not be sent");
 	MemoryContextDelete(send->cxt);
