@@ -30,7 +30,9 @@ PMC_PG_CONF_EXTRA="wal_level = logical
 shared_preload_libraries = 'pylibmc_pg'
 pylibmc_pg.invalidation_log_databases = 'postgres'
 pylibmc_pg.on_error = 'warning'"
-if "$PG_BINDIR/postgres" --describe-config | grep -q '^output_plugin_libraries'; then
+# (not piped into grep -q: under pipefail, postgres killed by SIGPIPE when
+# grep stops reading would make the test fail)
+if grep -q '^output_plugin_libraries' <<<"$("$PG_BINDIR/postgres" --describe-config)"; then
 	PMC_PG_CONF_EXTRA+="
 output_plugin_libraries = 'pgoutput, test_decoding, pylibmc_pg'"
 fi
@@ -64,8 +66,12 @@ settle() {
 	# the worker has read everything committed so far
 	local target
 	target=$("${PSQL[@]}" -c "SELECT pg_current_wal_lsn()")
-	for _ in $(seq 1 3000); do
+	for i in $(seq 1 3000); do
 		[[ $("${PSQL[@]}" -c "SELECT confirmed_flush_lsn >= '$target' FROM pg_replication_slots WHERE slot_name LIKE 'pylibmc_pg_%'") == t ]] && return 0
+		if ((i == 150)) && [[ $("${PSQL[@]}" -c "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE 'pylibmc_pg_%'") == 0 ]]; then
+			echo "the worker has no slot after 30 s: $(logstat last_error)" >&2
+			return 1
+		fi
 		sleep 0.2
 	done
 	echo "the worker did not catch up in 600 s" >&2
