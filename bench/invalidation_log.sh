@@ -102,8 +102,10 @@ ratio=$(awk -v a="$on" -v b="$off" 'BEGIN {printf "%.2f", a / b}')
 
 # WAL per key
 wal_of() {
-	"${PSQL[@]}" -c "SET pylibmc_pg.invalidation_log = $1" -c "SELECT pg_current_wal_insert_lsn() AS a \gset" \
-		-c "UPDATE upd SET v = v + 1" -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'a')"
+	local a
+	a=$("${PSQL[@]}" -c "SELECT pg_current_wal_insert_lsn()")
+	"${PSQL[@]}" -c "SET pylibmc_pg.invalidation_log = $1" -c "UPDATE upd SET v = v + 1"
+	"${PSQL[@]}" -c "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '$a')"
 }
 "${PSQL[@]}" -c "VACUUM upd" >/dev/null
 w_off=$(wal_of off)
