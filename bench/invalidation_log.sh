@@ -140,7 +140,7 @@ rate=$(awk -v n="$replayed" -v s="$secs" 'BEGIN {printf "%.0f", n / s}')
 	echo "# The invalidation log: cost and replay rate"
 	echo
 	echo "bench/invalidation_log.sh on $(date -u +%Y-%m-%d), PostgreSQL $("$PG_BINDIR/postgres" -V | awk '{print $3}'),"
-	echo "memcached $(pmc_mc_version "$PMC_TCP" | awk '{print $2}') on loopback, 2 shared cores; fsync off, synchronous_commit off."
+	echo "memcached $(pmc_mc_version "$PMC_TCP") on loopback, 2 shared cores; fsync off, synchronous_commit off."
 	echo
 	echo "| measure | value |"
 	echo "|---|---|"
