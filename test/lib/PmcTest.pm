@@ -365,4 +365,50 @@ sub pmc_log_has_no_crash
 	return -s $node->logfile;
 }
 
+# pmc_wal_node NAME, MC [, db => DB, conf => [LINES], plugin_conf => 0]: a
+# node with the invalidation log on (doc/invalidation-log.md): wal_level
+# logical, the library preloaded, memcached MC as pylibmc_pg.servers with
+# short timeouts and on_error 'warning', a replay worker for DB (default
+# postgres), the extension created there.  LINES: more postgresql.conf
+# lines.  The output plugin is listed in output_plugin_libraries where the
+# setting exists, unless plugin_conf => 0.
+push @PmcTest::EXPORT, 'pmc_wal_node';
+
+sub pmc_wal_node
+{
+	my ($name, $mc, %opt) = @_;
+	my $db   = $opt{db} // 'postgres';
+	my $node = pmc_node(
+		$name,
+		join("\n",
+			"wal_level = logical",
+			"shared_preload_libraries = 'pylibmc_pg'",
+			"pylibmc_pg.servers = '$mc'",
+			"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
+			"pylibmc_pg.on_error = 'warning'",
+			"pylibmc_pg.invalidation_log = on",
+			"pylibmc_pg.invalidation_log_databases = '$db'",
+			"log_statement = none",
+			@{ $opt{conf} // [] },
+			(($opt{plugin_conf} // 1) ? pmc_output_plugin_conf() : ())));
+	$node->safe_psql($db, 'CREATE EXTENSION pylibmc_pg');
+	return $node;
+}
+
+# pmc_poll NODE, DB, SECONDS, SQL: true once SQL returns t (asked every
+# 100 ms), false after SECONDS.
+push @PmcTest::EXPORT, 'pmc_poll';
+
+sub pmc_poll
+{
+	my ($node, $db, $secs, $q) = @_;
+	my $t = now_ms();
+	while (now_ms() - $t < $secs * 1000)
+	{
+		return 1 if sql($node, $db, [$q]) eq 't';
+		Time::HiRes::usleep(100_000);
+	}
+	return 0;
+}
+
 1;

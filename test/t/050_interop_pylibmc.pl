@@ -10,7 +10,6 @@ use warnings;
 
 use File::Basename qw(dirname);
 use File::Spec;
-use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -22,33 +21,6 @@ my $TCP    = $fleet->memcached('tcp')->addr;
 my $node   = pmc_node('interop', "pylibmc_pg.servers = '$TCP'");
 my $script = File::Spec->rel2abs(dirname(__FILE__) . '/../interop/pylibmc_interop.py');
 
-my ($out, $err) = ('', '');
-{
-	local %ENV = (%ENV, PGHOST => $node->host, PGPORT => $node->port,
-		PGUSER => 'postgres', PGDATABASE => 'postgres', PMC_TCP => $TCP);
-	IPC::Run::run([ 'python3', $script ], '<', \'', '>', \$out, '2>', \$err);
-}
-my $status = $? >> 8;
-
-my @lines = split /\n/, $out;
-my ($n, $plan) = (0, undef);
-for (my $i = 0; $i < @lines; $i++)
-{
-	my $line = $lines[$i];
-	if ($line =~ /^(not )?ok \d+ - (.*)$/)
-	{
-		my ($failed, $name) = ($1, $2);
-		my @diag;
-		push @diag, $lines[ ++$i ] =~ s/^# ?//r while $i + 1 < @lines && $lines[ $i + 1 ] =~ /^#/;
-		$n++;
-		if ($failed) { ok(0, $name) or diag(join "\n", @diag); }
-		else { ok(1, $name); note(join "\n", @diag) if @diag; }
-	}
-	elsif ($line =~ /^1\.\.(\d+)$/) { $plan = $1; }
-	elsif ($line =~ /^# ?(.*)$/) { note($1); }
-}
-diag("pylibmc_interop.py on stderr:\n$err") if $err ne '';
-die "pylibmc_interop.py exited with status $status after $n checks, "
-  . (defined $plan ? "planned $plan" : 'without a plan') . "\n"
-  unless defined $plan && $plan == $n && ($status == 0 || $status == 1);
+pmc_python_tap($script, PGHOST => $node->host, PGPORT => $node->port,
+	PGUSER => 'postgres', PGDATABASE => 'postgres', PMC_TCP => $TCP);
 done_testing();

@@ -28,18 +28,7 @@ my $fleet = PmcFleet->new;
 my $mc    = $fleet->memcached('wal');
 my $MC    = $mc->addr;
 my $DB    = 'postgres';
-my $node  = pmc_node('wal', join("\n",
-		"wal_level = logical",
-		"shared_preload_libraries = 'pylibmc_pg'",
-		"pylibmc_pg.servers = '$MC'",
-		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
-		"pylibmc_pg.on_error = 'warning'",
-		"pylibmc_pg.invalidation_log = on",
-		"pylibmc_pg.invalidation_log_databases = '$DB'",
-		"log_statement = none",
-		"restart_after_crash = on",
-		pmc_output_plugin_conf()));
-$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+my $node  = pmc_wal_node('wal', $MC, db => $DB, conf => ['restart_after_crash = on']);
 
 sub qdb { return sql($node, $DB, [@_]); }
 

@@ -28,18 +28,7 @@ my $mc    = $fleet->memcached('age');
 my $MC    = $mc->addr;
 my $DB    = 'postgres';
 my $AGE   = 3;
-my $node  = pmc_node('age', join("\n",
-		"wal_level = logical",
-		"shared_preload_libraries = 'pylibmc_pg'",
-		"pylibmc_pg.servers = '$MC'",
-		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
-		"pylibmc_pg.on_error = 'warning'",
-		"pylibmc_pg.invalidation_log = on",
-		"pylibmc_pg.invalidation_log_databases = '$DB'",
-		"pylibmc_pg.invalidation_log_max_age = $AGE",
-		"log_statement = none",
-		pmc_output_plugin_conf()));
-$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+my $node  = pmc_wal_node('age', $MC, db => $DB, conf => ["pylibmc_pg.invalidation_log_max_age = $AGE"]);
 
 sub qdb { return sql($node, $DB, [@_]); }
 

@@ -30,19 +30,7 @@ my $fleet   = PmcFleet->new;
 my $mc      = $fleet->memcached('promote');
 my $MC      = $mc->addr;
 my $DB      = 'postgres';
-my $primary = pmc_node('primary', join("\n",
-		"wal_level = logical",
-		"max_wal_senders = 5",
-		"hot_standby = on",
-		"shared_preload_libraries = 'pylibmc_pg'",
-		"pylibmc_pg.servers = '$MC'",
-		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
-		"pylibmc_pg.on_error = 'warning'",
-		"pylibmc_pg.invalidation_log = on",
-		"pylibmc_pg.invalidation_log_databases = '$DB'",
-		"log_statement = none",
-		pmc_output_plugin_conf()));
-$primary->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+my $primary = pmc_wal_node('primary', $MC, db => $DB, conf => [ 'max_wal_senders = 5', 'hot_standby = on' ]);
 
 my $SLOT = 'pylibmc_pg_' . $primary->safe_psql($DB, "SELECT oid FROM pg_database WHERE datname = '$DB'");
 

@@ -32,31 +32,13 @@ my $fleet = PmcFleet->new;
 my $mc    = $fleet->memcached('trust');
 my $MC    = $mc->addr;
 my $DB    = 'postgres';
-my $node  = pmc_node('trust', join("\n",
-		"wal_level = logical",
-		"shared_preload_libraries = 'pylibmc_pg'",
-		"pylibmc_pg.servers = '$MC'",
-		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
-		"pylibmc_pg.on_error = 'warning'",
-		"pylibmc_pg.invalidation_log = on",
-		"pylibmc_pg.invalidation_log_databases = '$DB'",
-		"log_statement = none"));
-$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+# the output plugin not listed in output_plugin_libraries
+my $node  = pmc_wal_node('trust', $MC, db => $DB, plugin_conf => 0);
 
 sub qdb { return sql($node, $DB, [@_]); }
 
 # poll SECONDS, SQL: true once SQL returns t
-sub poll
-{
-	my ($secs, $q) = @_;
-	my $t = now_ms();
-	while (now_ms() - $t < $secs * 1000)
-	{
-		return 1 if qdb($q) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub poll { return pmc_poll($node, $DB, @_); }
 
 my $SLOT = 'pylibmc_pg_' . qdb("SELECT oid FROM pg_database WHERE datname = '$DB'");
 is(qdb('SHOW output_plugin_libraries'), 'pgoutput, test_decoding',

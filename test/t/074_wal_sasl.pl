@@ -45,37 +45,15 @@ my $DB     = 'postgres';
 	close $fh;
 	chmod 0600, $PWFILE;
 }
-my $node = pmc_node('sasl', join("\n",
-		"wal_level = logical",
-		"shared_preload_libraries = 'pylibmc_pg'",
-		"pylibmc_pg.servers = '$MC'",
-		"pylibmc_pg.binary_protocol = on",
-		"pylibmc_pg.username = '$USER'",
-		"pylibmc_pg.password_file = '$PWFILE'",
-		"pylibmc_pg.behaviors = '_poll_timeout=300, connect_timeout=300'",
-		"pylibmc_pg.on_error = 'warning'",
-		"pylibmc_pg.invalidation_log = on",
-		"pylibmc_pg.invalidation_log_databases = '$DB'",
-		"log_statement = none",
-		pmc_output_plugin_conf()));
-$node->safe_psql($DB, 'CREATE EXTENSION pylibmc_pg');
+my $node = pmc_wal_node('sasl', $MC, db => $DB,
+	conf => [ 'pylibmc_pg.binary_protocol = on', "pylibmc_pg.username = '$USER'", "pylibmc_pg.password_file = '$PWFILE'" ]);
 
 sub qdb { return sql($node, $DB, [@_]); }
 # a superuser session on the SASL server (a superuser's SET: trusted)
 sub qsasl { return sql($node, $DB, [ "SET pylibmc_pg.servers = '$SASL'", @_ ]); }
 
 # poll SECONDS, SQL: true once SQL returns t
-sub poll
-{
-	my ($secs, $q) = @_;
-	my $t = now_ms();
-	while (now_ms() - $t < $secs * 1000)
-	{
-		return 1 if qdb($q) eq 't';
-		usleep(100_000);
-	}
-	return 0;
-}
+sub poll { return pmc_poll($node, $DB, @_); }
 
 ok(poll(30, 'SELECT pid IS NOT NULL FROM mc_invalidation_log'), 'the replay worker runs')
   or BAIL_OUT('no replay worker: the rest would only time out');
