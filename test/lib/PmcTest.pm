@@ -349,7 +349,10 @@ sub pmc_python_tap
 # restart_after_crash: the postmaster reinitializes and the SQL answers
 # again), no "terminated by exception", no exit code other than 0 or 1 (a
 # background worker's ERROR is exit code 1), no PANIC, no allocator
-# complaint.  A suite that kills a process on purpose passes FROM past it.
+# complaint of glibc's (not the bare word "corrupted": the DETAIL of every
+# crash restart says "possibly corrupted shared memory", and a backend may
+# still be writing it after the restart).  A suite that kills a process on
+# purpose passes FROM past it.
 # Returns the log's size now (the FROM of a next call).
 push @PmcTest::EXPORT, 'pmc_log_has_no_crash';
 
@@ -358,7 +361,7 @@ sub pmc_log_has_no_crash
 	my ($node, $label, $from) = @_;
 	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile, $from // 0);
 	my @bad = grep {
-		/terminated by signal|terminated by exception|exited with exit code (?![01]\b)\d+|PANIC:|all server processes terminated; reinitializing|free\(\)|corrupted|double free|stack smashing/
+		/terminated by signal|terminated by exception|exited with exit code (?![01]\b)\d+|PANIC:|all server processes terminated; reinitializing|free\(\)|malloc\(\)|malloc_consolidate|corrupted size|corrupted double-linked|double free|stack smashing/
 	} split /\n/, $log;
 	ok(!@bad, "$label: no process crashed (server log)")
 	  or diag(join("\n", @bad[ 0 .. ($#bad < 9 ? $#bad : 9) ]));
