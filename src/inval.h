@@ -31,6 +31,7 @@ extern void pmc_inval_send_lost(PmcInvalSend *send, long n);
 extern bool pmc_inval_send_end(PmcInvalSend *send);
 extern const char *pmc_inval_send_last_failure(void);
 extern int	pmc_inval_send_last_failure_code(void);
+extern void pmc_inval_send_quiet(bool quiet);
 
 /* what the invalidation log records of a configuration (no credential) */
 typedef struct PmcInvalDesc

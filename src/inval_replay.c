@@ -239,6 +239,8 @@ static MemoryContext pending_cxt = NULL;
 static List *pending = NIL;
 static Size pending_bytes = 0;
 static ReplayTxn *collecting = NULL;	/* its commit row is still to come */
+/* the last transaction the worker warned it could not replay yet */
+static TransactionId warned_xid = InvalidTransactionId;
 /* confirmations are written to disk at most once a second */
 static TimestampTz slot_saved_at = 0;
 static bool slot_unsaved = false;
@@ -362,7 +364,7 @@ collect_row(LogicalDecodingContext *ctx, XLogRecPtr lsn, TransactionId xid,
 		SET_VARSIZE(copy, VARHDRSZ + len - 1);
 		memcpy(VARDATA(copy), p + 1, len - 1);
 		collecting->messages = lappend(collecting->messages, copy);
-		pending_bytes += VARHDRSZ + len;
+		pending_bytes += VARSIZE(copy);
 	}
 	else if (p[0] == 'C' && len >= 1 + sizeof(TimestampTz))
 	{
@@ -722,6 +724,15 @@ replay_first(PmcReplayStats *delta, bool *set_error)
 						   error)));
 		return ROUND_IDLE;
 	}
+	/* once per transaction: the worker retries every second */
+	if (t->xid != warned_xid)
+	{
+		ereport(WARNING,
+				(errmsg("pylibmc_pg: could not replay the invalidations of transaction %u yet", t->xid),
+				 errdetail("%s.", error),
+				 errhint("The worker retries until every server acknowledges them; mc_invalidation_log shows the last error.")));
+		warned_xid = t->xid;
+	}
 	delta->oldest_undelivered = t->commit_time;
 	return ROUND_FAILED;
 }
@@ -807,6 +818,7 @@ pylibmc_pg_replay_main(Datum main_arg)
 
 	snprintf(my_slot, sizeof(my_slot), "pylibmc_pg_%u", MyDatabaseId);
 	pmc_inval_log_worker_started(my_index, MyDatabaseId, my_slot);
+	pmc_inval_send_quiet(true);
 	before_shmem_exit(replay_exit, (Datum) 0);
 	PG_TRY();
 	{

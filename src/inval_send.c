@@ -109,6 +109,8 @@ static bool exit_registered = false;
 /* the first failure of the last send that was not delivered, for the log */
 static char last_failure[256] = "";
 static int	last_failure_code = 0;	/* its SQLSTATE when it was an ERROR */
+/* no WARNING of its own: the replay worker reports failures itself */
+static bool send_quiet = false;
 
 /* ---------- the configuration cache ---------- */
 
@@ -715,12 +717,13 @@ warn_caught(MemoryContext cxt)
 		snprintf(last_failure, sizeof(last_failure), "%s", edata->message);
 		last_failure_code = edata->sqlerrcode;
 	}
-	ereport(WARNING,
-			(errcode(edata->sqlerrcode),
-			 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
-					edata->message),
-			 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-			 errhint("The transaction committed; those cache entries may be stale until they expire.")));
+	if (!send_quiet)
+		ereport(WARNING,
+				(errcode(edata->sqlerrcode),
+				 errmsg("could not send the deletes queued by mc_delete_on_commit: %s",
+						edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("The transaction committed; those cache entries may be stale until they expire.")));
 	FreeErrorData(edata);
 }
 
@@ -876,6 +879,17 @@ pmc_inval_send_last_failure(void)
 	return last_failure;
 }
 
+/*
+ * Quiet: the sends' failures are recorded (pmc_inval_send_last_failure)
+ * but not reported in a WARNING.  For the replay worker, which retries
+ * every second while a server is down and reports once per transaction.
+ */
+void
+pmc_inval_send_quiet(bool quiet)
+{
+	send_quiet = quiet;
+}
+
 /* The SQLSTATE of the last send's first failure, 0 when it was no ERROR */
 int
 pmc_inval_send_last_failure_code(void)
@@ -899,7 +913,8 @@ report_failures(SendState *st)
 	snprintf(last_failure, sizeof(last_failure),
 			 "could not delete %ld of %ld keys: memcached server %s: %s",
 			 nfailed, st->total, server, reason);
-	if (pmc_rc_is_server_failure(st->first_rc) && pmc_on_error == PMC_ON_ERROR_IGNORE)
+	if (send_quiet ||
+		(pmc_rc_is_server_failure(st->first_rc) && pmc_on_error == PMC_ON_ERROR_IGNORE))
 		return;
 	ereport(WARNING,
 			(errcode(pmc_rc_is_server_failure(st->first_rc) ?

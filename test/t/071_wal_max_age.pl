@@ -5,7 +5,8 @@
 # worker for the database 'postgres'; one memcached, SIGSTOPped so that
 # nothing can be delivered:
 #   - a transaction older than the max age is given up: its keys are counted
-#     in keys_given_up (exactly), the server log names them, the slot is
+#     in keys_given_up (exactly), the server log names them (and, while the
+#     worker retried, said once that it could not replay them yet), the slot is
 #     confirmed past it, and its keys stay stale once memcached is back;
 #   - a younger transaction, committed after the give-up, is kept and
 #     delivered once memcached is back;
@@ -69,6 +70,10 @@ like($log, qr/WARNING:  pylibmc_pg: gave up 3 invalidations of transaction \d+, 
 	'the server log names the keys given up');
 like($log, qr/DETAIL:  They are older than pylibmc_pg.invalidation_log_max_age; the last failure: /,
 	'and why');
+my $yet = () = $log =~ /WARNING:  pylibmc_pg: could not replay the invalidations of transaction \d+ yet/g;
+is($yet, 1, 'while it retried, the worker warned once that it could not replay it yet, not at each retry');
+my $sends = () = $log =~ /could not delete 3 of 3 keys queued by mc_delete_on_commit/g;
+is($sends, 1, 'the failed send is logged once, by the committing backend (the worker\'s retries are quiet)');
 ok($node->poll_query_until($DB, "SELECT confirmed_flush_lsn > '$old_lsn' FROM pg_replication_slots WHERE slot_name = '$SLOT'"),
 	'the slot is confirmed past the transaction given up');
 
