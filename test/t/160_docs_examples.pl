@@ -234,7 +234,12 @@ sub check_results
 	return $why;
 }
 
-sub show { diag(join "\n", map { "  $_" } grep { $_ ne '' } (split /\n/, $_[0])[ 0 .. 19 ]); }
+# show OUTPUT: its first 20 lines that are not empty, as diagnostics
+sub show
+{
+	my @l = grep { $_ ne '' } split /\n/, $_[0];
+	diag(join "\n", map { "  $_" } @l[ 0 .. ($#l < 19 ? $#l : 19) ]) if @l;
+}
 
 # ---------- run them ----------
 
