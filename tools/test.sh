@@ -295,6 +295,7 @@ declare -A PMC_PROVE_MAJORS=(
 	[test/t/151_packaging_meta.pl]="15|builds and installs with the system's PGXS and pg_config (make dist, make install)"
 	[test/t/152_packaging_libmemcached.pl]="15|loads pgmemcache next to pylibmc_pg, and Debian builds pgmemcache for PostgreSQL 15 only"
 	[test/t/153_packaging_installcheck.pl]="15|runs the packager's make installcheck: the system's PGXS, pg_config and server"
+	[test/t/160_docs_examples.pl]="15 17 18|doc/security.md's examples grant SET on pylibmc_pg.servers to a role (GRANT SET ON PARAMETER, 15+)"
 	[test/t/154_packaging_magic.pl]="18|the magic block names the module (PG_MODULE_MAGIC_EXT, pg_get_loaded_modules()) from PostgreSQL 18 on; earlier majors keep no such record"
 )
 # The Perl files a full run (no --pg) runs on the extra majors too, next to
@@ -325,7 +326,7 @@ prove_start() {
 		PG_REGRESS="$regress" PERL_TEST_HARNESS_DUMP_TAP="$PMC_SCRATCH/tap/spool" \
 		PMC_INITDB_TEMPLATE="$PMC_SCRATCH/tap/initdb-template" \
 		${PMC_HOLD_RUN_S:+PMC_HOLD_RUN_S="$PMC_HOLD_RUN_S"} ${PMC_SEED:+PMC_SEED="$PMC_SEED"} \
-		${PMC_PROP_N:+PMC_PROP_N="$PMC_PROP_N"} prove -v "$rel" </dev/null >"$log" 2>&1 &
+		${PMC_PROP_N:+PMC_PROP_N="$PMC_PROP_N"} ${PMC_DOCS_FILES:+PMC_DOCS_FILES="$PMC_DOCS_FILES"} prove -v "$rel" </dev/null >"$log" 2>&1 &
 	PROVE_PID[$!]=$rel
 	PROVE_T0[$!]=$SECONDS
 	PMC_CHILD_PID="${!PROVE_PID[*]}"
