@@ -37,6 +37,9 @@
 # and PMC_TCP are set (inside bench/run.sh or a sourced env.sh).
 set -euo pipefail
 
+# awk: th(N) writes N with thousands separators (12,345), for the tables
+AWK_THOUSANDS='function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }'
+
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=tools/lib/common.sh
 source "$BENCH_DIR/../tools/lib/common.sh"
@@ -228,16 +231,14 @@ done
 	echo
 	echo "| operation | protocol | pylibmc_pg | pgmemcache | ratio |"
 	echo "|---|---|---:|---:|---:|"
-	tail -n +2 "$CSV" | awk -F, '
-		function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+	tail -n +2 "$CSV" | awk -F, "$AWK_THOUSANDS"'
 		{ printf "| %s | %s | %s | %s | %.2fx |\n", $1, $2, th($3), th($4), $3 / $4 }'
 	echo
 	echo "mc_cached hits against mc_get hits of the same key (the query and its arguments given, read only on a miss):"
 	echo
 	echo "| hit | protocol | mc_get | mc_cached | ratio |"
 	echo "|---|---|---:|---:|---:|"
-	tail -n +2 "$CCSV" | awk -F, '
-		function th(n,  s) { s = ""; while (n >= 1000) { s = sprintf(",%03d", n % 1000) s; n = int(n / 1000) } return n s }
+	tail -n +2 "$CCSV" | awk -F, "$AWK_THOUSANDS"'
 		{ printf "| %s | %s | %s | %s | %.3fx |\n", $1, $2, th($3), th($4), $4 / $3 }'
 	echo
 	echo "Syscalls per call (strace -c -f on postgres --single, ($((CALLS * 2)) calls - $CALLS calls) / $CALLS):"
